@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Builds, once, the binaries the local control plane needs and caches them in
+# $WARREN_CACHE/bin (default ~/.cache/warren/bin): kube-apiserver,
+# kube-controller-manager, kube-scheduler, kubectl and etcd from the pinned
+# Kubernetes release (hack/tools/k8s), kwok and kwokctl, and helm. Everything
+# comes from the Go module proxy; a rebuild happens only when a pin changes.
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+command -v go >/dev/null || die "go is not installed (Go >= 1.24 is needed to build the control plane)"
+mkdir -p "$WARREN_BIN"
+export GOFLAGS="${GOFLAGS:-} -buildvcs=false"
+
+# stamp NAME VALUE: true when NAME was already built for VALUE.
+built() { [[ -f "$WARREN_BIN/.$1.stamp" && "$(cat "$WARREN_BIN/.$1.stamp")" == "$2" ]]; }
+mark() { printf '%s' "$2" >"$WARREN_BIN/.$1.stamp"; }
+
+build_kubernetes() {
+  local pin
+  pin="$KUBE_VERSION $(sha256sum "$WARREN_ROOT/hack/tools/k8s/go.sum" | cut -c1-16)"
+  built kubernetes "$pin" && return 0
+  log "building Kubernetes $KUBE_VERSION control plane and etcd (cold: tens of minutes on 2 cores)"
+  local minor="${KUBE_VERSION#v1.}"; minor="${minor%%.*}"
+  local ld="-s -w"
+  ld+=" -X k8s.io/component-base/version.gitVersion=$KUBE_VERSION"
+  ld+=" -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=$minor"
+  ld+=" -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION"
+  ld+=" -X k8s.io/component-base/version.gitTreeState=clean"
+  (cd "$WARREN_ROOT/hack/tools/k8s" &&
+    CGO_ENABLED=0 go build -trimpath -tags selinux,notest -ldflags "$ld" -o "$WARREN_BIN/" \
+      k8s.io/kubernetes/cmd/kube-apiserver \
+      k8s.io/kubernetes/cmd/kube-controller-manager \
+      k8s.io/kubernetes/cmd/kube-scheduler \
+      k8s.io/kubernetes/cmd/kubectl \
+      ./cmd/etcd)
+  mark kubernetes "$pin"
+}
+
+build_kwok() {
+  built kwok "$KWOK_VERSION" && return 0
+  log "building kwok and kwokctl $KWOK_VERSION"
+  GOBIN="$WARREN_BIN" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
+    "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+  mark kwok "$KWOK_VERSION"
+}
+
+build_helm() {
+  built helm "$HELM_VERSION" && return 0
+  log "building helm $HELM_VERSION"
+  GOBIN="$WARREN_BIN" CGO_ENABLED=0 go install -trimpath \
+    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  mark helm "$HELM_VERSION"
+}
+
+start=$(date +%s)
+build_kubernetes
+build_kwok
+build_helm
+log "tools ready in $WARREN_BIN ($(($(date +%s) - start)) s)"

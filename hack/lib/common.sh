@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Shared settings for warren's hack/ scripts: pinned versions and cache paths.
+# Sourced, never executed.
+
+WARREN_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+WARREN_CACHE="${WARREN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warren}"
+
+KUBE_VERSION="v1.32.5"
+KWOK_VERSION="v0.8.0"
+HELM_VERSION="v3.17.4"
+
+WARREN_BIN="$WARREN_CACHE/bin"
+# State of the local control plane (certificates, etcd data, logs, pids).
+WARREN_CLUSTER_DIR="${WARREN_CLUSTER_DIR:-$WARREN_CACHE/cluster}"
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -1,0 +1,29 @@
+// Command-line options of warren-operator and their parsing (pure, so the
+// rules are unit-tested).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "common/log.h"
+#include "common/result.h"
+
+namespace warren::app {
+
+struct Options {
+  std::string kubeconfig;
+  std::string context;
+  std::string watch_namespace;  // "" = all namespaces
+  log::Level log_level = log::Level::kInfo;
+  log::Format log_format = log::Format::kText;
+  double kube_api_qps = 20;
+  int kube_api_burst = 40;
+  bool show_help = false;
+  bool show_version = false;
+};
+
+// Accepts --flag=value and --flag value. Error reason "InvalidFlag".
+Result<Options> parseOptions(const std::vector<std::string>& args);
+std::string usage();
+
+}  // namespace warren::app

@@ -1,0 +1,116 @@
+// warren-operator: connects to the API server, reports its version and which
+// warren CRDs are installed, then runs until SIGTERM/SIGINT.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "app/options.h"
+#include "app/shutdown.h"
+#include "common/backoff.h"
+#include "common/log.h"
+#include "kube/client.h"
+#include "kube/client_config.h"
+
+namespace {
+
+constexpr int kExitUsage = 2;
+constexpr const char* kVersion = "0.1.0";
+
+// The custom resources warren serves.
+const std::vector<std::string>& warrenCrdNames() {
+  static const std::vector<std::string> names = {
+      "brokerclusters.warren.dev", "brokerbindings.warren.dev", "countingservices.warren.dev"};
+  return names;
+}
+
+// Retries GET /version with backoff until it answers or shutdown is asked.
+std::optional<nlohmann::json> waitForApiServer(warren::kube::Client& client,
+                                               const std::string& server) {
+  using warren::log::Field;
+  warren::Backoff backoff({std::chrono::milliseconds(500), std::chrono::milliseconds(30000), 2.0,
+                           0.2, std::chrono::milliseconds(120000)});
+  auto& shutdown = warren::app::ShutdownSignal::instance();
+  for (int attempt = 1; !shutdown.requested(); ++attempt) {
+    auto version = client.serverVersion();
+    if (version) return *version;
+    const auto delay = backoff.next();
+    warren::log::warn("API server not reachable, retrying",
+                      {Field("server", server), Field("attempt", attempt),
+                       Field("error", version.error().describe()),
+                       Field("retry_in_ms", static_cast<long long>(delay.count()))});
+    if (shutdown.waitFor(delay)) break;
+  }
+  return std::nullopt;
+}
+
+void reportCrds(warren::kube::Client& client) {
+  using warren::log::Field;
+  for (const auto& name : warrenCrdNames()) {
+    auto crd = client.get(warren::kube::resources::customResourceDefinitions(), "", name);
+    if (crd) {
+      warren::log::info("CRD installed", {Field("crd", name)});
+    } else if (crd.error().isNotFound()) {
+      warren::log::warn("CRD not installed", {Field("crd", name)});
+    } else {
+      warren::log::warn("cannot read CRD", {Field("crd", name), Field("error", crd.error().describe())});
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using warren::log::Field;
+  warren::app::ShutdownSignal::instance().install();
+
+  auto options = warren::app::parseOptions(std::vector<std::string>(argv + 1, argv + argc));
+  if (!options) {
+    std::fprintf(stderr, "warren-operator: %s\n", options.error().message.c_str());
+    return kExitUsage;
+  }
+  if (options->show_help) {
+    std::fputs(warren::app::usage().c_str(), stdout);
+    return 0;
+  }
+  if (options->show_version) {
+    std::printf("warren-operator %s\n", kVersion);
+    return 0;
+  }
+  warren::log::configure(options->log_level, options->log_format);
+
+  auto config = warren::kube::loadDefaultConfig(options->kubeconfig, options->context);
+  if (!config) {
+    std::fprintf(stderr, "warren-operator: %s\n", config.error().message.c_str());
+    return kExitUsage;
+  }
+  warren::kube::ClientOptions client_options;
+  client_options.qps = options->kube_api_qps;
+  client_options.burst = options->kube_api_burst;
+  client_options.user_agent = std::string("warren-operator/") + kVersion;
+  auto client = warren::kube::Client::fromConfig(*config, client_options);
+  if (!client) {
+    std::fprintf(stderr, "warren-operator: %s: %s\n", config->origin.c_str(),
+                 client.error().message.c_str());
+    return kExitUsage;
+  }
+  warren::log::info("starting", {Field("version", kVersion), Field("config", config->origin),
+                                 Field("server", config->server),
+                                 Field("watch_namespace", options->watch_namespace.empty()
+                                                              ? std::string("(all)")
+                                                              : options->watch_namespace)});
+
+  auto version = waitForApiServer(**client, config->server);
+  if (!version) {
+    warren::log::info("stopped before the API server answered");
+    return 0;
+  }
+  warren::log::info("connected to API server",
+                    {Field("server_version", version->value("gitVersion", "unknown")),
+                     Field("platform", version->value("platform", "unknown"))});
+  reportCrds(**client);
+
+  while (!warren::app::ShutdownSignal::instance().waitFor(std::chrono::hours(1))) {
+  }
+  warren::log::info("stopped");
+  return 0;
+}

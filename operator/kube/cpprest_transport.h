@@ -1,0 +1,36 @@
+// HttpTransport over cpprestsdk (Debian's libcpprest-dev). cpprestsdk is
+// archived upstream; nothing outside this file and its .cc depends on it.
+// TLS material is loaded into OpenSSL from memory for every new connection;
+// watches use their own client so their idle timeout can exceed the
+// server-side watch timeout.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "common/result.h"
+#include "kube/client_config.h"
+#include "kube/http.h"
+
+namespace warren::kube {
+
+class CpprestTransport : public HttpTransport {
+ public:
+  static Result<std::shared_ptr<CpprestTransport>> create(const std::string& server,
+                                                          const TlsConfig& tls,
+                                                          std::chrono::seconds request_timeout,
+                                                          std::string user_agent);
+  ~CpprestTransport() override;
+
+  Result<HttpResponse> send(const HttpRequest& request) override;
+  Result<HttpResponse> stream(const HttpRequest& request, int idle_timeout_seconds,
+                              const LineHandler& on_line, Cancellation& cancel) override;
+
+ private:
+  struct Impl;
+  explicit CpprestTransport(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace warren::kube

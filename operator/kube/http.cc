@@ -1,0 +1,70 @@
+#include "kube/http.h"
+
+namespace warren::kube {
+
+std::string percentEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (unsigned char c : text) {
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    if (unreserved) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xF]);
+    }
+  }
+  return out;
+}
+
+std::string HttpRequest::target() const {
+  std::string out = path;
+  char sep = '?';
+  for (const auto& [key, value] : query) {
+    out.push_back(sep);
+    out += percentEncode(key);
+    out.push_back('=');
+    out += percentEncode(value);
+    sep = '&';
+  }
+  return out;
+}
+
+std::string HttpRequest::queryValue(std::string_view key) const {
+  for (const auto& [k, v] : query) {
+    if (k == key) return v;
+  }
+  return {};
+}
+
+void Cancellation::cancel() {
+  std::map<int, std::function<void()>> callbacks;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (cancelled_.exchange(true)) return;
+    callbacks.swap(callbacks_);
+  }
+  for (auto& [id, callback] : callbacks) callback();
+}
+
+int Cancellation::subscribe(std::function<void()> callback) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!cancelled_) {
+      callbacks_.emplace(next_id_, std::move(callback));
+      return next_id_++;
+    }
+  }
+  callback();
+  return -1;
+}
+
+void Cancellation::unsubscribe(int id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  callbacks_.erase(id);
+}
+
+}  // namespace warren::kube
