@@ -37,10 +37,27 @@ build_kubernetes() {
 }
 
 build_kwok() {
-  built kwok "$KWOK_VERSION" && return 0
+  built kwok "$KWOK_VERSION" && [[ -f "$WARREN_BIN/kwok-stages.yaml" ]] && return 0
   log "building kwok and kwokctl $KWOK_VERSION"
   GOBIN="$WARREN_BIN" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
     "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION" "sigs.k8s.io/kwok/cmd/kwokctl@$KWOK_VERSION"
+  # kwok plays no stages unless given some: assemble the stock ones from the
+  # pinned module (node lifecycle with lease heartbeats, fast pods, chaos
+  # stages for failure tests, and simulated volume provisioning).
+  local dir stages="$WARREN_BIN/kwok-stages.yaml"
+  dir="$(go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')"
+  [[ -d "$dir/kustomize/stage" ]] || die "kwok module source not found in the module cache"
+  : >"$stages"
+  local f
+  for f in node/fast/node-initialize.yaml node/heartbeat-with-lease/node-heartbeat-with-lease.yaml \
+    node/chaos/node-not-ready.yaml pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml \
+    pod/fast/pod-delete.yaml pod/chaos/pod-container-running-failed.yaml \
+    volume/fast/pv-bind.yaml volume/fast/pv-delete.yaml volume/fast/pvc-provision.yaml \
+    volume/fast/pvc-delete.yaml; do
+    { printf -- '---\n'; cat "$dir/kustomize/stage/$f"; } >>"$stages"
+  done
+  cp "$dir/kustomize/stage/volume/fast/storage-class.yaml" "$WARREN_BIN/kwok-storage-class.yaml"
+  chmod u+w "$stages" "$WARREN_BIN/kwok-storage-class.yaml"
   mark kwok "$KWOK_VERSION"
 }
 
