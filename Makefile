@@ -1,0 +1,23 @@
+# Entry points; the work is done by the scripts in hack/.
+.PHONY: run test build bench cluster-up cluster-down clean
+
+run:          ## run the operator (starts the local control plane if no cluster is configured)
+	hack/run.sh
+
+test:         ## build everything and run unit + integration tests on the local control plane
+	hack/test.sh
+
+build:
+	hack/install-deps.sh && hack/build.sh
+
+bench: build  ## run the micro-benchmarks
+	build/tests/bench/warren_bench
+
+cluster-up:
+	hack/local-cluster.sh up
+
+cluster-down:
+	hack/local-cluster.sh down
+
+clean:
+	rm -rf build

@@ -1,0 +1,40 @@
+// Shared fixture for integration tests: a Client for the real local control
+// plane named by $WARREN_TEST_KUBECONFIG (hack/test.sh brings the cluster up
+// and sets it), and a fresh namespace per test, deleted afterwards.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "kube/client.h"
+#include "kube/client_config.h"
+
+namespace warren::testing {
+
+class LiveClusterTest : public ::testing::Test {
+ public:
+  // The admin client config (for building other clients).
+  static const kube::ClientConfig& adminConfig();
+  static std::shared_ptr<kube::Client> newAdminClient();
+
+  // Polls `condition` every 100 ms until it holds or `timeout` passes.
+  static bool eventually(const std::function<bool()>& condition,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+ protected:
+  void SetUp() override;
+  void TearDown() override;
+
+  kube::Client& client() { return *client_; }
+  const std::string& ns() const { return namespace_; }
+
+
+  std::shared_ptr<kube::Client> client_;
+  std::string namespace_;
+};
+
+}  // namespace warren::testing
