@@ -18,9 +18,16 @@ struct Error {
   // ("TransportError", "InvalidConfig", "Cancelled", ...).
   std::string reason;
   std::string message;
+  // Retrying cannot help (a controller reports it and does not requeue).
+  bool terminal = false;
 
   static Error local(std::string reason, std::string message) {
     return Error{0, std::move(reason), std::move(message)};
+  }
+  static Error terminalError(std::string reason, std::string message) {
+    Error error{0, std::move(reason), std::move(message)};
+    error.terminal = true;
+    return error;
   }
 
   bool isNotFound() const { return reason == "NotFound" || http_status == 404; }

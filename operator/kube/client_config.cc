@@ -94,12 +94,9 @@ Status mergeFile(std::string_view text, const std::string& file, const std::stri
   if (auto kind = root["kind"]; kind && kind.IsScalar() && kind.as<std::string>() != "Config") {
     return invalid(file, "kind", "must be Config, not " + kind.as<std::string>());
   }
-  auto status = collectEntries(root, "clusters", "cluster", file, base_dir, merged.clusters);
-  if (!status) return status;
-  status = collectEntries(root, "users", "user", file, base_dir, merged.users);
-  if (!status) return status;
-  status = collectEntries(root, "contexts", "context", file, base_dir, merged.contexts);
-  if (!status) return status;
+  if (auto s = collectEntries(root, "clusters", "cluster", file, base_dir, merged.clusters); !s) return s;
+  if (auto s = collectEntries(root, "users", "user", file, base_dir, merged.users); !s) return s;
+  if (auto s = collectEntries(root, "contexts", "context", file, base_dir, merged.contexts); !s) return s;
   auto current = optionalString(root, "current-context", file, "");
   if (!current) return invalid(file, "current-context", "must be a string");
   if (merged.current_context.empty() && !current->empty()) {
@@ -149,9 +146,11 @@ Status loadCluster(const Entry& entry, ClientConfig& config) {
   config.server = *server;
   while (!config.server.empty() && config.server.back() == '/') config.server.pop_back();
 
-  auto status = loadMaterial(entry, "certificate-authority-data", "certificate-authority",
-                             config.tls.ca_pem);
-  if (!status) return status;
+  if (auto s = loadMaterial(entry, "certificate-authority-data", "certificate-authority",
+                            config.tls.ca_pem);
+      !s) {
+    return s;
+  }
   if (!config.tls.ca_pem.empty()) {
     auto certs = parseCertificates(config.tls.ca_pem);
     if (!certs) {
@@ -234,11 +233,14 @@ Status loadUser(const Entry& entry, ClientConfig& config) {
     return invalid(entry.file, entry.field + ".auth-provider",
                    "auth-provider plugins were removed from Kubernetes; use exec");
   }
-  auto status = loadMaterial(entry, "client-certificate-data", "client-certificate",
-                             config.tls.client_cert_pem);
-  if (!status) return status;
-  status = loadMaterial(entry, "client-key-data", "client-key", config.tls.client_key_pem);
-  if (!status) return status;
+  if (auto s = loadMaterial(entry, "client-certificate-data", "client-certificate",
+                            config.tls.client_cert_pem);
+      !s) {
+    return s;
+  }
+  if (auto s = loadMaterial(entry, "client-key-data", "client-key", config.tls.client_key_pem); !s) {
+    return s;
+  }
   const bool has_cert = !config.tls.client_cert_pem.empty();
   const bool has_key = !config.tls.client_key_pem.empty();
   if (has_cert != has_key) {

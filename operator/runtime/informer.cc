@@ -1,0 +1,97 @@
+#include "runtime/informer.h"
+
+namespace warren::runtime {
+
+Informer::Informer(std::shared_ptr<ListerWatcher> source, InformerOptions options)
+    : options_(std::move(options)), watcher_(std::move(source), [&] {
+        WatcherSettings settings = options_.watcher;
+        if (settings.name.empty()) settings.name = options_.type.qualifiedName();
+        return settings;
+      }()) {}
+
+std::shared_ptr<Informer> Informer::forClient(std::shared_ptr<kube::Client> client,
+                                              InformerOptions options) {
+  auto source = std::make_shared<ClientListerWatcher>(std::move(client), options.type, options.ns,
+                                                      options.label_selector, options.field_selector);
+  return std::make_shared<Informer>(std::move(source), std::move(options));
+}
+
+Informer::~Informer() { stop(); }
+
+void Informer::addHandler(EventHandler handler) { handlers_.push_back(std::move(handler)); }
+
+ObjectPtr Informer::prepare(nlohmann::json&& object) const {
+  if (options_.drop_managed_fields) {
+    if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
+      metadata->erase("managedFields");
+    }
+  }
+  return std::make_shared<const nlohmann::json>(std::move(object));
+}
+
+void Informer::apply(WatcherEvent&& event) {
+  switch (event.type) {
+    case WatcherEvent::Type::kInit:
+      relisting_ = true;
+      relist_buffer_.clear();
+      return;
+    case WatcherEvent::Type::kInitApply:
+      relist_buffer_.push_back(prepare(std::move(event.object)));
+      return;
+    case WatcherEvent::Type::kInitDone: {
+      relisting_ = false;
+      const auto changes = store_.replace(std::move(relist_buffer_));
+      relist_buffer_.clear();
+      for (const auto& change : changes) {
+        for (const auto& h : handlers_) {
+          if (!change.old_object && h.on_add) h.on_add(change.new_object);
+          if (change.old_object && change.new_object && h.on_update) {
+            h.on_update(change.old_object, change.new_object);
+          }
+          if (!change.new_object && h.on_delete) h.on_delete(change.old_object);
+        }
+      }
+      if (!synced_.exchange(true)) {
+        std::lock_guard<std::mutex> lock(sync_mutex_);
+        sync_changed_.notify_all();
+      }
+      return;
+    }
+    case WatcherEvent::Type::kApply: {
+      ObjectPtr object = prepare(std::move(event.object));
+      ObjectPtr old = store_.upsert(object);
+      for (const auto& h : handlers_) {
+        if (old && h.on_update) h.on_update(old, object);
+        if (!old && h.on_add) h.on_add(object);
+      }
+      return;
+    }
+    case WatcherEvent::Type::kDelete: {
+      ObjectPtr removed = store_.remove(event.object);
+      ObjectPtr last = removed ? removed : prepare(std::move(event.object));
+      for (const auto& h : handlers_) {
+        if (h.on_delete) h.on_delete(last);
+      }
+      return;
+    }
+  }
+}
+
+void Informer::start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] {
+    watcher_.run([this](WatcherEvent&& event) { apply(std::move(event)); }, cancel_);
+  });
+}
+
+void Informer::stop() {
+  cancel_.cancel();
+  if (thread_.joinable()) thread_.join();
+}
+
+bool Informer::waitForSync(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(sync_mutex_);
+  return sync_changed_.wait_for(lock, timeout, [this] { return synced_.load(); });
+}
+
+}  // namespace warren::runtime

@@ -1,0 +1,76 @@
+// Informer: a Watcher feeding a Store on its own thread, with event handlers
+// and a synced signal. Selectors are applied by the server, so objects the
+// operator does not care about are never held in memory; managedFields are
+// dropped before caching for the same reason.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "runtime/store.h"
+#include "runtime/watcher.h"
+
+namespace warren::runtime {
+
+struct EventHandler {
+  std::function<void(const ObjectPtr&)> on_add;
+  std::function<void(const ObjectPtr& old_object, const ObjectPtr& new_object)> on_update;
+  std::function<void(const ObjectPtr&)> on_delete;
+};
+
+struct InformerOptions {
+  kube::ResourceType type;
+  std::string ns;  // "" = all namespaces
+  std::string label_selector;
+  std::string field_selector;
+  bool drop_managed_fields = true;
+  WatcherSettings watcher;
+};
+
+class Informer {
+ public:
+  Informer(std::shared_ptr<ListerWatcher> source, InformerOptions options);
+  // Lists and watches through `client`.
+  static std::shared_ptr<Informer> forClient(std::shared_ptr<kube::Client> client,
+                                             InformerOptions options);
+  ~Informer();
+
+  // Handlers and indexes must be added before start().
+  void addHandler(EventHandler handler);
+  void addIndex(const std::string& name, IndexFunc fn) { store_.addIndex(name, std::move(fn)); }
+
+  void start();
+  void stop();
+  bool hasSynced() const { return synced_.load(); }
+  bool waitForSync(std::chrono::milliseconds timeout);
+
+  const Store& store() const { return store_; }
+  const kube::ResourceType& type() const { return options_.type; }
+  const Watcher& watcher() const { return watcher_; }
+
+  // Applies one watcher event (public for tests that drive it directly).
+  void apply(WatcherEvent&& event);
+
+ private:
+  ObjectPtr prepare(nlohmann::json&& object) const;
+
+  InformerOptions options_;
+  Watcher watcher_;
+  Store store_;
+  std::vector<EventHandler> handlers_;
+  std::vector<ObjectPtr> relist_buffer_;
+  bool relisting_ = false;
+  std::atomic<bool> synced_{false};
+  std::mutex sync_mutex_;
+  std::condition_variable sync_changed_;
+  kube::Cancellation cancel_;
+  std::thread thread_;
+};
+
+}  // namespace warren::runtime

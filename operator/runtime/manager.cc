@@ -1,0 +1,123 @@
+#include "runtime/manager.h"
+
+#include <condition_variable>
+#include <mutex>
+
+#include "common/log.h"
+#include "runtime/metrics.h"
+
+namespace warren::runtime {
+
+Manager::Manager(std::shared_ptr<kube::Client> client, ManagerOptions options)
+    : client_(std::move(client)), options_(std::move(options)) {
+  instrument(*client_);
+  metrics::registry()
+      .gauge("warren_build_info", "Build information; always 1.", {"version"})
+      .with({options_.version})
+      .set(1);
+}
+
+Manager::~Manager() {
+  stopControllers();
+  for (auto& informer : informers_) informer->stop();
+  http_.stop();
+}
+
+void Manager::instrument(kube::Client& client) {
+  auto& requests = metrics::registry().counter(
+      "rest_client_requests_total", "API requests by verb and HTTP status code (0: no response).",
+      {"verb", "code"});
+  auto& latency = metrics::registry().histogram(
+      "rest_client_request_duration_seconds", "API request latency by verb.", {"verb"},
+      metrics::latencyBuckets());
+  client.setObserver([&requests, &latency](std::string_view verb, int code,
+                                           std::chrono::duration<double> elapsed) {
+    requests.with({std::string(verb), std::to_string(code)}).inc();
+    latency.with({std::string(verb)}).observe(elapsed.count());
+  });
+}
+
+std::shared_ptr<Informer> Manager::addInformer(InformerOptions options) {
+  auto informer = Informer::forClient(client_, std::move(options));
+  informers_.push_back(informer);
+  return informer;
+}
+
+void Manager::addController(std::shared_ptr<Controller> controller) {
+  controllers_.push_back(std::move(controller));
+}
+
+bool Manager::ready() const {
+  for (const auto& informer : informers_) {
+    if (!informer->hasSynced()) return false;
+  }
+  return true;
+}
+
+void Manager::startControllers() {
+  for (auto& controller : controllers_) controller->start();
+  controllers_running_ = true;
+}
+
+void Manager::stopControllers() {
+  if (!controllers_running_) return;
+  for (auto& controller : controllers_) controller->stop(options_.graceful_shutdown);
+  controllers_running_ = false;
+}
+
+int Manager::run(kube::Cancellation& stop) {
+  if (!options_.http_address.empty()) {
+    http_.handle("/healthz", [] { return HttpReply{200, "text/plain", "ok\n"}; });
+    http_.handle("/readyz", [this] {
+      return ready() ? HttpReply{200, "text/plain", "ok\n"}
+                     : HttpReply{503, "text/plain", "informers not synced\n"};
+    });
+    http_.handle("/metrics", [] {
+      return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", metrics::registry().render()};
+    });
+    if (auto started = http_.start(options_.http_address); !started) {
+      log::error("cannot serve health and metrics", {log::Field("error", started.error().message)});
+      return 1;
+    }
+    log::info("serving /healthz, /readyz and /metrics", {log::Field("port", http_.port())});
+  }
+
+  for (auto& informer : informers_) informer->start();
+  const auto deadline = std::chrono::steady_clock::now() + options_.cache_sync_timeout;
+  for (auto& informer : informers_) {
+    while (!informer->hasSynced() && !stop.cancelled() && std::chrono::steady_clock::now() < deadline) {
+      informer->waitForSync(std::chrono::milliseconds(200));
+    }
+    if (!informer->hasSynced() && !stop.cancelled()) {
+      log::error("cache did not sync in time", {log::Field("resource", informer->type().qualifiedName())});
+      return 1;
+    }
+  }
+  if (!stop.cancelled()) log::info("caches synced", {log::Field("informers", static_cast<int>(informers_.size()))});
+
+  int exit_code = 0;
+  if (options_.leader_elect) {
+    LeaderElector elector(client_, options_.leader_election);
+    const bool graceful = elector.run(stop, [this] { startControllers(); }, [this] { stopControllers(); });
+    if (!graceful) exit_code = 1;
+  } else if (!stop.cancelled()) {
+    startControllers();
+    std::mutex mutex;
+    std::condition_variable wake;
+    const int subscription = stop.subscribe([&] {
+      std::lock_guard<std::mutex> lock(mutex);
+      wake.notify_all();
+    });
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      wake.wait(lock, [&] { return stop.cancelled(); });
+    }
+    stop.unsubscribe(subscription);
+    stopControllers();
+  }
+  for (auto& informer : informers_) informer->stop();
+  http_.stop();
+  return exit_code;
+}
+
+}  // namespace warren::runtime

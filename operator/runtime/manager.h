@@ -1,0 +1,63 @@
+// Manager: owns an operator's runnables. It serves /healthz, /readyz (ready
+// once every informer has synced) and /metrics; starts the informers; runs
+// the controllers — only while holding the leader Lease when leader
+// election is on — and on shutdown stops the controllers (draining running
+// reconciles), releases the Lease, then stops the informers.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kube/client.h"
+#include "runtime/controller.h"
+#include "runtime/http_server.h"
+#include "runtime/informer.h"
+#include "runtime/leader_election.h"
+
+namespace warren::runtime {
+
+struct ManagerOptions {
+  std::string http_address = ":8080";  // "" disables the HTTP endpoints
+  bool leader_elect = false;
+  LeaderElectionConfig leader_election;
+  std::chrono::milliseconds graceful_shutdown{30000};
+  std::chrono::milliseconds cache_sync_timeout{120000};
+  std::string version = "dev";
+};
+
+class Manager {
+ public:
+  Manager(std::shared_ptr<kube::Client> client, ManagerOptions options);
+  ~Manager();
+
+  // Records API requests by verb and code on `client` (done for the
+  // manager's own client; call for others).
+  static void instrument(kube::Client& client);
+
+  std::shared_ptr<Informer> addInformer(InformerOptions options);
+  void addController(std::shared_ptr<Controller> controller);
+  std::shared_ptr<kube::Client> client() const { return client_; }
+
+  // Runs until `stop` fires. Returns 0 after a graceful stop, 1 when the
+  // caches never synced or leadership was lost (the process should exit
+  // and restart, as controller-runtime does).
+  int run(kube::Cancellation& stop);
+
+  bool ready() const;
+  int httpPort() const { return http_.port(); }
+
+ private:
+  void startControllers();
+  void stopControllers();
+
+  std::shared_ptr<kube::Client> client_;
+  ManagerOptions options_;
+  std::vector<std::shared_ptr<Informer>> informers_;
+  std::vector<std::shared_ptr<Controller>> controllers_;
+  HttpServer http_;
+  bool controllers_running_ = false;
+};
+
+}  // namespace warren::runtime

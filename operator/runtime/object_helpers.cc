@@ -1,0 +1,148 @@
+#include "runtime/object_helpers.h"
+
+#include <cstdio>
+#include <ctime>
+
+namespace warren::runtime {
+namespace {
+
+const nlohmann::json* finalizersOf(const nlohmann::json& object) {
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return nullptr;
+  const auto finalizers = metadata->find("finalizers");
+  if (finalizers == metadata->end() || !finalizers->is_array()) return nullptr;
+  return &*finalizers;
+}
+
+std::string objectNameOf(const nlohmann::json& object) {
+  return object.value("/metadata/name"_json_pointer, std::string());
+}
+
+std::string objectNamespaceOf(const nlohmann::json& object) {
+  return object.value("/metadata/namespace"_json_pointer, std::string());
+}
+
+}  // namespace
+
+nlohmann::json controllerReference(const nlohmann::json& owner) {
+  return {{"apiVersion", owner.value("apiVersion", "")},
+          {"kind", owner.value("kind", "")},
+          {"name", objectNameOf(owner)},
+          {"uid", owner.value("/metadata/uid"_json_pointer, std::string())},
+          {"controller", true},
+          {"blockOwnerDeletion", true}};
+}
+
+bool hasFinalizer(const nlohmann::json& object, const std::string& finalizer) {
+  const auto* finalizers = finalizersOf(object);
+  if (finalizers == nullptr) return false;
+  for (const auto& f : *finalizers) {
+    if (f == finalizer) return true;
+  }
+  return false;
+}
+
+nlohmann::json addFinalizerPatch(const nlohmann::json& object, const std::string& finalizer) {
+  if (hasFinalizer(object, finalizer)) return nlohmann::json::array();
+  const auto* finalizers = finalizersOf(object);
+  if (finalizers == nullptr || finalizers->empty()) {
+    // Guard: still no finalizers at all.
+    return nlohmann::json::array(
+        {{{"op", "test"}, {"path", "/metadata/finalizers"}, {"value", nullptr}},
+         {{"op", "add"}, {"path", "/metadata/finalizers"}, {"value", {finalizer}}}});
+  }
+  return nlohmann::json::array(
+      {{{"op", "test"}, {"path", "/metadata/finalizers"}, {"value", *finalizers}},
+       {{"op", "add"}, {"path", "/metadata/finalizers/-"}, {"value", finalizer}}});
+}
+
+nlohmann::json removeFinalizerPatch(const nlohmann::json& object, const std::string& finalizer) {
+  const auto* finalizers = finalizersOf(object);
+  if (finalizers == nullptr) return nlohmann::json::array();
+  for (size_t i = 0; i < finalizers->size(); ++i) {
+    if ((*finalizers)[i] == finalizer) {
+      const std::string path = "/metadata/finalizers/" + std::to_string(i);
+      return nlohmann::json::array({{{"op", "test"}, {"path", path}, {"value", finalizer}},
+                                    {{"op", "remove"}, {"path", path}}});
+    }
+  }
+  return nlohmann::json::array();
+}
+
+Result<nlohmann::json> addFinalizer(kube::ObjectWriter& writer, const kube::ResourceType& type,
+                                    const nlohmann::json& object, const std::string& finalizer) {
+  const auto patch = addFinalizerPatch(object, finalizer);
+  if (patch.empty()) return object;
+  return writer.patch(type, objectNamespaceOf(object), objectNameOf(object), kube::PatchType::kJson,
+                      patch, {});
+}
+
+Result<nlohmann::json> removeFinalizer(kube::ObjectWriter& writer, const kube::ResourceType& type,
+                                       const nlohmann::json& object, const std::string& finalizer) {
+  const auto patch = removeFinalizerPatch(object, finalizer);
+  if (patch.empty()) return object;
+  return writer.patch(type, objectNamespaceOf(object), objectNameOf(object), kube::PatchType::kJson,
+                      patch, {});
+}
+
+const nlohmann::json* findCondition(const nlohmann::json& conditions, const std::string& type) {
+  if (!conditions.is_array()) return nullptr;
+  for (const auto& c : conditions) {
+    if (c.is_object() && c.value("type", "") == type) return &c;
+  }
+  return nullptr;
+}
+
+bool setCondition(nlohmann::json& conditions, const Condition& condition,
+                  long long observed_generation, std::chrono::system_clock::time_point now) {
+  if (!conditions.is_array()) conditions = nlohmann::json::array();
+  for (auto& c : conditions) {
+    if (!c.is_object() || c.value("type", "") != condition.type) continue;
+    bool changed = false;
+    if (c.value("status", "") != condition.status) {
+      c["status"] = condition.status;
+      c["lastTransitionTime"] = formatTime(now);
+      changed = true;
+    }
+    auto assign = [&](const char* key, const nlohmann::json& value) {
+      if (!c.contains(key) || c[key] != value) {
+        c[key] = value;
+        changed = true;
+      }
+    };
+    assign("reason", condition.reason);
+    assign("message", condition.message);
+    assign("observedGeneration", observed_generation);
+    return changed;
+  }
+  conditions.push_back({{"type", condition.type},
+                        {"status", condition.status},
+                        {"reason", condition.reason},
+                        {"message", condition.message},
+                        {"observedGeneration", observed_generation},
+                        {"lastTransitionTime", formatTime(now)}});
+  return true;
+}
+
+std::string formatTime(std::chrono::system_clock::time_point time) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+std::string formatMicroTime(std::chrono::system_clock::time_point time) {
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count() % 1000000;
+  std::tm tm{};
+  gmtime_r(&seconds, &tm);
+  char buf[48];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[64];
+  std::snprintf(out, sizeof out, "%s.%06lldZ", buf, static_cast<long long>(micros));
+  return out;
+}
+
+}  // namespace warren::runtime

@@ -1,0 +1,50 @@
+// Helpers every controller needs: controller ownerReferences, finalizers
+// added and removed with a JSON-patch `test` guard (so a concurrent change
+// is never overwritten), and status conditions whose lastTransitionTime
+// moves only when their status does.
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "kube/interfaces.h"
+
+namespace warren::runtime {
+
+// {apiVersion, kind, name, uid, controller: true, blockOwnerDeletion: true}.
+nlohmann::json controllerReference(const nlohmann::json& owner);
+
+bool hasFinalizer(const nlohmann::json& object, const std::string& finalizer);
+// The JSON patches, exposed for tests; empty when there is nothing to do.
+nlohmann::json addFinalizerPatch(const nlohmann::json& object, const std::string& finalizer);
+nlohmann::json removeFinalizerPatch(const nlohmann::json& object, const std::string& finalizer);
+// Apply them; a failed `test` comes back as the API's Invalid error, so the
+// caller re-reads and tries again.
+Result<nlohmann::json> addFinalizer(kube::ObjectWriter& writer, const kube::ResourceType& type,
+                                    const nlohmann::json& object, const std::string& finalizer);
+Result<nlohmann::json> removeFinalizer(kube::ObjectWriter& writer, const kube::ResourceType& type,
+                                       const nlohmann::json& object, const std::string& finalizer);
+
+struct Condition {
+  std::string type;
+  std::string status;  // "True", "False", "Unknown"
+  std::string reason;
+  std::string message;
+};
+
+// Sets `condition` in a conditions array (creating the array if null).
+// lastTransitionTime changes only when the status changes; returns true when
+// anything changed.
+bool setCondition(nlohmann::json& conditions, const Condition& condition, long long observed_generation,
+                  std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+const nlohmann::json* findCondition(const nlohmann::json& conditions, const std::string& type);
+
+// RFC 3339 in UTC with seconds ("2026-11-23T10:00:00Z") and with
+// microseconds (MicroTime, as Leases use).
+std::string formatTime(std::chrono::system_clock::time_point time);
+std::string formatMicroTime(std::chrono::system_clock::time_point time);
+
+}  // namespace warren::runtime

@@ -1,0 +1,115 @@
+// Controller outcomes with a scripted reconciler: success, requeue after a
+// delay, retried errors and terminal errors.
+#include "runtime/controller.h"
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+namespace warren::runtime {
+namespace {
+
+using namespace std::chrono_literals;
+
+class ScriptedReconciler : public Reconciler {
+ public:
+  std::function<ReconcileOutcome(const Request&, int call)> script;
+  std::mutex mutex;
+  std::map<std::string, int> calls;
+  std::atomic<int> concurrent{0}, max_concurrent_same_key{0};
+  std::map<std::string, int> in_flight;
+
+  ReconcileOutcome reconcile(const Request& request) override {
+    int call;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      call = ++calls[request.key()];
+      max_concurrent_same_key = std::max(max_concurrent_same_key.load(), ++in_flight[request.key()]);
+    }
+    std::this_thread::sleep_for(1ms);
+    auto outcome = script(request, call);
+    std::lock_guard<std::mutex> lock(mutex);
+    --in_flight[request.key()];
+    return outcome;
+  }
+  int callsFor(const std::string& key) {
+    std::lock_guard<std::mutex> lock(mutex);
+    return calls[key];
+  }
+};
+
+bool waitUntil(const std::function<bool()>& condition) {
+  for (int i = 0; i < 300 && !condition(); ++i) std::this_thread::sleep_for(10ms);
+  return condition();
+}
+
+ControllerOptions options(int workers) {
+  ControllerOptions o;
+  o.name = "test";
+  o.max_concurrent_reconciles = workers;
+  o.retry.base_delay = 1ms;
+  o.retry.qps = 1000;
+  o.retry.burst = 1000;
+  return o;
+}
+
+TEST(ControllerTest, ErrorsAreRetriedUntilSuccess) {
+  auto reconciler = std::make_shared<ScriptedReconciler>();
+  reconciler->script = [](const Request&, int call) -> ReconcileOutcome {
+    if (call < 3) return Error::local("Transient", "try again");
+    return ReconcileResult{};
+  };
+  Controller controller(options(2), reconciler);
+  controller.start();
+  controller.enqueue({"ns", "a"});
+  EXPECT_TRUE(waitUntil([&] { return reconciler->callsFor("ns/a") == 3; }));
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(reconciler->callsFor("ns/a"), 3);  // success ends the retries
+  EXPECT_EQ(controller.queue().numRequeues("ns/a"), 0);
+  controller.stop();
+}
+
+TEST(ControllerTest, TerminalErrorsAreNotRetried) {
+  auto reconciler = std::make_shared<ScriptedReconciler>();
+  reconciler->script = [](const Request&, int) -> ReconcileOutcome {
+    return Error::terminalError("InvalidSpec", "replicas must be positive");
+  };
+  Controller controller(options(1), reconciler);
+  controller.start();
+  controller.enqueue({"ns", "bad"});
+  EXPECT_TRUE(waitUntil([&] { return reconciler->callsFor("ns/bad") == 1; }));
+  std::this_thread::sleep_for(100ms);
+  EXPECT_EQ(reconciler->callsFor("ns/bad"), 1);
+  controller.stop();
+}
+
+TEST(ControllerTest, RequeueAfterReconcilesAgain) {
+  auto reconciler = std::make_shared<ScriptedReconciler>();
+  reconciler->script = [](const Request&, int call) -> ReconcileOutcome {
+    ReconcileResult result;
+    if (call == 1) result.requeue_after = 30ms;
+    return result;
+  };
+  Controller controller(options(1), reconciler);
+  controller.start();
+  controller.enqueue({"ns", "r"});
+  EXPECT_TRUE(waitUntil([&] { return reconciler->callsFor("ns/r") == 2; }));
+  controller.stop();
+}
+
+TEST(ControllerTest, ManyWorkersNeverShareAKey) {
+  auto reconciler = std::make_shared<ScriptedReconciler>();
+  reconciler->script = [](const Request&, int) -> ReconcileOutcome { return ReconcileResult{}; };
+  Controller controller(options(4), reconciler);
+  controller.start();
+  for (int i = 0; i < 400; ++i) controller.enqueue({"ns", "k" + std::to_string(i % 3)});
+  EXPECT_TRUE(waitUntil([&] { return controller.queue().length() == 0; }));
+  controller.stop();
+  EXPECT_EQ(reconciler->max_concurrent_same_key.load(), 1);
+}
+
+}  // namespace
+}  // namespace warren::runtime

@@ -1,0 +1,98 @@
+#include "runtime/informer.h"
+
+#include <gtest/gtest.h>
+
+namespace warren::runtime {
+namespace {
+
+using json = nlohmann::json;
+
+json pod(const std::string& name, const std::string& rv, const std::string& owner_uid = "") {
+  json p = {{"metadata", {{"name", name}, {"namespace", "n"}, {"resourceVersion", rv},
+                          {"managedFields", json::array({{{"manager", "x"}}})}}}};
+  if (!owner_uid.empty()) {
+    p["metadata"]["ownerReferences"] = json::array({{{"uid", owner_uid}, {"controller", true}}});
+  }
+  return p;
+}
+
+class InformerTest : public ::testing::Test {
+ protected:
+  InformerTest() : informer_(nullptr, InformerOptions{kube::resources::pods(), "", "", "", true, {}}) {
+    informer_.addHandler({[this](const ObjectPtr& o) { log_.push_back("add " + objectKey(*o)); },
+                          [this](const ObjectPtr& old_object, const ObjectPtr& o) {
+                            log_.push_back("update " + objectKey(*o) + " " +
+                                           (*old_object)["metadata"].value("resourceVersion", "") + "->" +
+                                           (*o)["metadata"].value("resourceVersion", ""));
+                          },
+                          [this](const ObjectPtr& o) { log_.push_back("delete " + objectKey(*o)); }});
+  }
+  void relist(std::vector<json> objects) {
+    informer_.apply({WatcherEvent::Type::kInit, {}});
+    for (auto& o : objects) informer_.apply({WatcherEvent::Type::kInitApply, o});
+    informer_.apply({WatcherEvent::Type::kInitDone, {}});
+  }
+
+  Informer informer_;
+  std::vector<std::string> log_;
+};
+
+TEST_F(InformerTest, InitialListSyncsAndNotifiesAdds) {
+  EXPECT_FALSE(informer_.hasSynced());
+  relist({pod("a", "1"), pod("b", "2")});
+  EXPECT_TRUE(informer_.hasSynced());
+  EXPECT_EQ(informer_.store().size(), 2u);
+  EXPECT_EQ(log_.size(), 2u);
+  // managedFields are not kept in memory.
+  EXPECT_FALSE((*informer_.store().get("n/a"))["metadata"].contains("managedFields"));
+}
+
+TEST_F(InformerTest, RelistSwapsAtomicallyAndReportsTheDifference) {
+  relist({pod("a", "1"), pod("b", "2"), pod("c", "3")});
+  log_.clear();
+  informer_.apply({WatcherEvent::Type::kInit, {}});
+  informer_.apply({WatcherEvent::Type::kInitApply, pod("a", "1")});
+  informer_.apply({WatcherEvent::Type::kInitApply, pod("b", "5")});
+  // Until InitDone the old contents stay visible.
+  EXPECT_EQ(informer_.store().size(), 3u);
+  informer_.apply({WatcherEvent::Type::kInitApply, pod("d", "6")});
+  informer_.apply({WatcherEvent::Type::kInitDone, {}});
+  std::sort(log_.begin(), log_.end());
+  EXPECT_EQ(log_, (std::vector<std::string>{"add n/d", "delete n/c", "update n/b 2->5"}));
+  EXPECT_EQ(informer_.store().size(), 3u);
+}
+
+TEST_F(InformerTest, WatchEventsUpdateTheStore) {
+  relist({});
+  informer_.apply({WatcherEvent::Type::kApply, pod("a", "1")});
+  informer_.apply({WatcherEvent::Type::kApply, pod("a", "2")});
+  informer_.apply({WatcherEvent::Type::kDelete, pod("a", "3")});
+  EXPECT_EQ(log_, (std::vector<std::string>{"add n/a", "update n/a 1->2", "delete n/a"}));
+  EXPECT_EQ(informer_.store().size(), 0u);
+}
+
+TEST(StoreTest, IndexesByNamespaceOwnerAndCustom) {
+  Store store;
+  store.addIndex("by-color", [](const json& o) {
+    return std::vector<std::string>{o.value("/spec/color"_json_pointer, std::string("none"))};
+  });
+  auto make = [](std::string ns, std::string name, std::string owner, std::string color) {
+    json o = {{"metadata", {{"name", name}, {"namespace", ns}, {"resourceVersion", "1"}}}, {"spec", {{"color", color}}}};
+    if (!owner.empty()) o["metadata"]["ownerReferences"] = json::array({{{"uid", owner}, {"controller", true}}});
+    return std::make_shared<const json>(o);
+  };
+  store.upsert(make("x", "a", "u1", "red"));
+  store.upsert(make("x", "b", "u1", "blue"));
+  store.upsert(make("y", "c", "u2", "red"));
+  EXPECT_EQ(store.byIndex(kNamespaceIndex, "x").size(), 2u);
+  EXPECT_EQ(store.byIndex(kControllerUidIndex, "u1").size(), 2u);
+  EXPECT_EQ(store.byIndex("by-color", "red").size(), 2u);
+  store.upsert(make("x", "a", "u1", "blue"));  // re-indexed on update
+  EXPECT_EQ(store.byIndex("by-color", "red").size(), 1u);
+  store.remove(*make("x", "b", "", ""));
+  EXPECT_EQ(store.byIndex(kControllerUidIndex, "u1").size(), 1u);
+  EXPECT_TRUE(store.byIndex("missing-index", "x").empty());
+}
+
+}  // namespace
+}  // namespace warren::runtime

@@ -1,0 +1,168 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "runtime/controller.h"
+#include "runtime/event_recorder.h"
+#include "runtime/http_server.h"
+#include "runtime/metrics.h"
+#include "runtime/object_helpers.h"
+
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace warren::runtime {
+namespace {
+
+using json = nlohmann::json;
+using ::testing::HasSubstr;
+
+TEST(ConditionsTest, TransitionTimeMovesOnlyWithStatus) {
+  json conditions;
+  const auto t0 = std::chrono::system_clock::from_time_t(1000000000);
+  const auto t1 = t0 + std::chrono::hours(1);
+  EXPECT_TRUE(setCondition(conditions, {"Ready", "False", "Creating", "pods starting"}, 1, t0));
+  EXPECT_EQ(conditions[0]["lastTransitionTime"], "2001-09-09T01:46:40Z");
+  // Same status, new reason: changed, but the transition time stays.
+  EXPECT_TRUE(setCondition(conditions, {"Ready", "False", "Waiting", "1/3 ready"}, 2, t1));
+  EXPECT_EQ(conditions[0]["lastTransitionTime"], "2001-09-09T01:46:40Z");
+  EXPECT_EQ(conditions[0]["observedGeneration"], 2);
+  // Nothing new: no change, so no status write is needed.
+  EXPECT_FALSE(setCondition(conditions, {"Ready", "False", "Waiting", "1/3 ready"}, 2, t1));
+  EXPECT_TRUE(setCondition(conditions, {"Ready", "True", "AllReady", "3/3 ready"}, 2, t1));
+  EXPECT_EQ(conditions[0]["lastTransitionTime"], "2001-09-09T02:46:40Z");
+  EXPECT_TRUE(setCondition(conditions, {"Degraded", "False", "None", ""}, 2, t1));
+  EXPECT_EQ(conditions.size(), 2u);
+  ASSERT_NE(findCondition(conditions, "Degraded"), nullptr);
+  EXPECT_EQ(findCondition(conditions, "Missing"), nullptr);
+}
+
+TEST(FinalizerTest, PatchesGuardWithTest) {
+  json bare = {{"metadata", {{"name", "x"}}}};
+  const auto add_first = addFinalizerPatch(bare, "warren.dev/cleanup");
+  EXPECT_EQ(add_first[0], (json{{"op", "test"}, {"path", "/metadata/finalizers"}, {"value", nullptr}}));
+  EXPECT_EQ(add_first[1]["value"], json::array({"warren.dev/cleanup"}));
+
+  json with_other = {{"metadata", {{"finalizers", {"other"}}}}};
+  const auto add_second = addFinalizerPatch(with_other, "warren.dev/cleanup");
+  EXPECT_EQ(add_second[0]["value"], json::array({"other"}));
+  EXPECT_EQ(add_second[1]["path"], "/metadata/finalizers/-");
+
+  json with_both = {{"metadata", {{"finalizers", {"other", "warren.dev/cleanup"}}}}};
+  EXPECT_TRUE(addFinalizerPatch(with_both, "warren.dev/cleanup").empty());
+  const auto remove = removeFinalizerPatch(with_both, "warren.dev/cleanup");
+  EXPECT_EQ(remove[0], (json{{"op", "test"}, {"path", "/metadata/finalizers/1"}, {"value", "warren.dev/cleanup"}}));
+  EXPECT_EQ(remove[1]["op"], "remove");
+  EXPECT_TRUE(removeFinalizerPatch(bare, "warren.dev/cleanup").empty());
+}
+
+TEST(OwnerReferenceTest, ControllerReference) {
+  const json owner = {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
+                      {"metadata", {{"name", "b"}, {"uid", "u-1"}}}};
+  EXPECT_EQ(controllerReference(owner),
+            (json{{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"}, {"name", "b"},
+                  {"uid", "u-1"}, {"controller", true}, {"blockOwnerDeletion", true}}));
+  json child = {{"metadata", {{"namespace", "ns"}, {"ownerReferences", {controllerReference(owner)}}}}};
+  EXPECT_EQ(controllerOwner(child, "warren.dev", "BrokerCluster"), (Request{"ns", "b"}));
+  EXPECT_FALSE(controllerOwner(child, "apps", "BrokerCluster").has_value());
+  EXPECT_FALSE(controllerOwner(child, "warren.dev", "Other").has_value());
+}
+
+TEST(RequestTest, KeysRoundTrip) {
+  EXPECT_EQ(Request::fromKey("ns/name"), (Request{"ns", "name"}));
+  EXPECT_EQ(Request::fromKey("cluster-scoped"), (Request{"", "cluster-scoped"}));
+  EXPECT_EQ((Request{"a", "b"}).key(), "a/b");
+}
+
+TEST(MetricsTest, PrometheusTextFormat) {
+  metrics::Registry registry;
+  registry.counter("things_total", "Things.", {"kind"}).with({"a\"b"}).inc(2);
+  registry.gauge("depth", "Depth.").get().set(3);
+  auto& h = registry.histogram("latency_seconds", "Latency.", {"op"}, {0.1, 1});
+  h.with({"get"}).observe(0.05);
+  h.with({"get"}).observe(0.5);
+  h.with({"get"}).observe(5);
+  const std::string text = registry.render();
+  EXPECT_THAT(text, HasSubstr("# TYPE things_total counter\nthings_total{kind=\"a\\\"b\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("# TYPE depth gauge\ndepth 3\n"));
+  EXPECT_THAT(text, HasSubstr("latency_seconds_bucket{op=\"get\",le=\"0.1\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("latency_seconds_bucket{op=\"get\",le=\"1\"} 2\n"));
+  EXPECT_THAT(text, HasSubstr("latency_seconds_bucket{op=\"get\",le=\"+Inf\"} 3\n"));
+  EXPECT_THAT(text, HasSubstr("latency_seconds_sum{op=\"get\"} 5.55\n"));
+  EXPECT_THAT(text, HasSubstr("latency_seconds_count{op=\"get\"} 3\n"));
+}
+
+std::string httpGet(int port, const std::string& path) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return "connect failed";
+  }
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  (void)::send(fd, request.data(), request.size(), 0);
+  std::string response;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return response;
+}
+
+TEST(HttpServerTest, ServesHandlersOnLoopback) {
+  HttpServer server;
+  bool ready = false;
+  server.handle("/readyz", [&] { return ready ? HttpReply{200, "text/plain", "ok\n"} : HttpReply{503, "text/plain", "no\n"}; });
+  ASSERT_TRUE(server.start("127.0.0.1:0").ok());
+  ASSERT_GT(server.port(), 0);
+  EXPECT_THAT(httpGet(server.port(), "/readyz"), HasSubstr("HTTP/1.1 503"));
+  ready = true;
+  EXPECT_THAT(httpGet(server.port(), "/readyz?verbose"), HasSubstr("HTTP/1.1 200 OK"));
+  EXPECT_THAT(httpGet(server.port(), "/nope"), HasSubstr("HTTP/1.1 404"));
+  server.stop();
+  HttpServer bad;
+  EXPECT_FALSE(bad.start("no-port").ok());
+}
+
+class RecordingWriter : public kube::ObjectWriter {
+ public:
+  std::vector<std::pair<std::string, json>> calls;
+  Result<json> create(const kube::ResourceType&, std::string_view, const json& o, const kube::WriteOptions&) override {
+    calls.emplace_back("create", o);
+    return o;
+  }
+  Result<json> update(const kube::ResourceType&, std::string_view, const json& o, const kube::WriteOptions&) override { return o; }
+  Result<json> apply(const kube::ResourceType&, std::string_view, const json& o, const kube::ApplyOptions&) override { return o; }
+  Result<json> patch(const kube::ResourceType&, std::string_view, std::string_view name, kube::PatchType,
+                     const json& p, const kube::WriteOptions&) override {
+    calls.emplace_back("patch " + std::string(name), p);
+    return p;
+  }
+  Result<json> remove(const kube::ResourceType&, std::string_view, std::string_view, const kube::DeleteOptions&) override { return json{}; }
+};
+
+TEST(EventRecorderTest, RepeatsAreAggregated) {
+  auto writer = std::make_shared<RecordingWriter>();
+  EventRecorder recorder(writer, "warren");
+  const json object = {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
+                       {"metadata", {{"name", "b"}, {"namespace", "ns"}, {"uid", "u"}}}};
+  recorder.record(object, "Normal", "Rerouted", "clients moved to b-1");
+  recorder.record(object, "Normal", "Rerouted", "clients moved to b-1");
+  recorder.record(object, "Warning", "NoHealthyNode", "no node is ready");
+  ASSERT_EQ(writer->calls.size(), 3u);
+  EXPECT_EQ(writer->calls[0].first, "create");
+  const json& event = writer->calls[0].second;
+  EXPECT_EQ(event["involvedObject"]["kind"], "BrokerCluster");
+  EXPECT_EQ(event["reason"], "Rerouted");
+  EXPECT_EQ(event["metadata"]["namespace"], "ns");
+  EXPECT_EQ(writer->calls[1].first, "patch " + event["metadata"]["name"].get<std::string>());
+  EXPECT_EQ(writer->calls[1].second["count"], 2);
+  EXPECT_EQ(writer->calls[2].first, "create");
+  EXPECT_EQ(recorder.buildEvent(object, "Normal", "R", std::string(5000, 'x'), {})["message"].get<std::string>().size(), 1024u);
+}
+
+}  // namespace
+}  // namespace warren::runtime
