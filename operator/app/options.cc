@@ -35,6 +35,11 @@ Flags:
   --log-format FORMAT    text or json (default: text)
   --kube-api-qps N       client-side request rate limit; <= 0 disables it (default: 20)
   --kube-api-burst N     burst above the rate limit (default: 40)
+  --http-bind-address A  address of /healthz, /readyz and /metrics (default: :8080; 0 disables)
+  --leader-elect         run controllers only while holding the leader Lease (default: false)
+  --leader-election-namespace NS  namespace of the Lease (default: the pod's, else "default")
+  --leader-election-id NAME       name of the Lease (default: warren-operator-leader)
+  --max-concurrent-reconciles N   workers per controller (default: 2)
   --version              print the version and exit
   -h, --help             print this help and exit
 )";
@@ -43,7 +48,7 @@ Flags:
 Result<Options> parseOptions(const std::vector<std::string>& args) {
   Options options;
   using Setter = std::function<Status(const std::string& flag, const std::string& value)>;
-  const std::map<std::string, Setter> setters = {
+  std::map<std::string, Setter> setters = {
       {"--kubeconfig", [&](auto&, auto& v) { options.kubeconfig = v; return okStatus(); }},
       {"--context", [&](auto&, auto& v) { options.context = v; return okStatus(); }},
       {"--namespace", [&](auto&, auto& v) { options.watch_namespace = v; return okStatus(); }},
@@ -69,6 +74,25 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
          return status;
        }},
   };
+  auto positive = [](const std::string& f, const std::string& v, int& out) -> Status {
+    auto status = parseNumber(f, v, out);
+    if (status && out < 1) return flagError(f, "must be at least 1");
+    return status;
+  };
+  const std::map<std::string, Setter> more = {
+      {"--http-bind-address", [&](auto&, auto& v) { options.http_bind_address = v; return okStatus(); }},
+      {"--leader-election-namespace",
+       [&](auto&, auto& v) { options.leader_election_namespace = v; return okStatus(); }},
+      {"--leader-election-id",
+       [&](auto& f, auto& v) -> Status {
+         if (v.empty()) return flagError(f, "must not be empty");
+         options.leader_election_id = v;
+         return okStatus();
+       }},
+      {"--max-concurrent-reconciles",
+       [&](auto& f, auto& v) { return positive(f, v, options.max_concurrent_reconciles); }},
+  };
+  setters.insert(more.begin(), more.end());
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& arg = args[i];
     if (arg == "-h" || arg == "--help") {
@@ -77,6 +101,14 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
     }
     if (arg == "--version") {
       options.show_version = true;
+      continue;
+    }
+    if (arg == "--leader-elect" || arg == "--leader-elect=true") {
+      options.leader_elect = true;
+      continue;
+    }
+    if (arg == "--leader-elect=false") {
+      options.leader_elect = false;
       continue;
     }
     std::string flag = arg;

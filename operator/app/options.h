@@ -18,6 +18,11 @@ struct Options {
   log::Format log_format = log::Format::kText;
   double kube_api_qps = 20;
   int kube_api_burst = 40;
+  std::string http_bind_address = ":8080";  // /healthz, /readyz, /metrics; "0" disables
+  bool leader_elect = false;
+  std::string leader_election_namespace;  // default: the in-cluster namespace or "default"
+  std::string leader_election_id = "warren-operator-leader";
+  int max_concurrent_reconciles = 2;
   bool show_help = false;
   bool show_version = false;
 };

@@ -1,7 +1,12 @@
-// warren-operator: connects to the API server, reports its version and which
-// warren CRDs are installed, then runs until SIGTERM/SIGINT.
+// warren-operator: loads the cluster configuration, waits for the API
+// server, reports which warren CRDs are installed, then runs the manager
+// (health, readiness and metrics endpoints; leader election; controllers)
+// until SIGTERM/SIGINT.
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "app/options.h"
@@ -10,6 +15,7 @@
 #include "common/log.h"
 #include "kube/client.h"
 #include "kube/client_config.h"
+#include "runtime/manager.h"
 
 namespace {
 
@@ -57,6 +63,12 @@ void reportCrds(warren::kube::Client& client) {
   }
 }
 
+std::string hostIdentity() {
+  char host[256] = {};
+  gethostname(host, sizeof host - 1);
+  return std::string(host) + "_" + std::to_string(getpid());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,6 +111,17 @@ int main(int argc, char** argv) {
                                                               ? std::string("(all)")
                                                               : options->watch_namespace)});
 
+  warren::runtime::ManagerOptions manager_options;
+  manager_options.version = kVersion;
+  manager_options.http_address = options->http_bind_address == "0" ? "" : options->http_bind_address;
+  manager_options.leader_elect = options->leader_elect;
+  manager_options.leader_election.lease_namespace = options->leader_election_namespace.empty()
+                                                        ? config->default_namespace
+                                                        : options->leader_election_namespace;
+  manager_options.leader_election.lease_name = options->leader_election_id;
+  manager_options.leader_election.identity = hostIdentity();
+  warren::runtime::Manager manager(*client, manager_options);
+
   auto version = waitForApiServer(**client, config->server);
   if (!version) {
     warren::log::info("stopped before the API server answered");
@@ -109,8 +132,14 @@ int main(int argc, char** argv) {
                      Field("platform", version->value("platform", "unknown"))});
   reportCrds(**client);
 
-  while (!warren::app::ShutdownSignal::instance().waitFor(std::chrono::hours(1))) {
-  }
-  warren::log::info("stopped");
-  return 0;
+  warren::kube::Cancellation stop;
+  std::thread relay([&stop] {
+    while (!warren::app::ShutdownSignal::instance().waitFor(std::chrono::seconds(3600))) {
+    }
+    stop.cancel();
+  });
+  relay.detach();
+  const int exit_code = manager.run(stop);
+  warren::log::info("stopped", {Field("exit_code", exit_code)});
+  return exit_code;
 }

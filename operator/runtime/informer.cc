@@ -21,6 +21,9 @@ Informer::~Informer() { stop(); }
 void Informer::addHandler(EventHandler handler) { handlers_.push_back(std::move(handler)); }
 
 ObjectPtr Informer::prepare(nlohmann::json&& object) const {
+  // Items of typed lists carry no apiVersion/kind; cached objects always do.
+  if (!object.contains("apiVersion")) object["apiVersion"] = options_.type.apiVersion();
+  if (!object.contains("kind")) object["kind"] = options_.type.kind;
   if (options_.drop_managed_fields) {
     if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
       metadata->erase("managedFields");
@@ -32,14 +35,12 @@ ObjectPtr Informer::prepare(nlohmann::json&& object) const {
 void Informer::apply(WatcherEvent&& event) {
   switch (event.type) {
     case WatcherEvent::Type::kInit:
-      relisting_ = true;
       relist_buffer_.clear();
       return;
     case WatcherEvent::Type::kInitApply:
       relist_buffer_.push_back(prepare(std::move(event.object)));
       return;
     case WatcherEvent::Type::kInitDone: {
-      relisting_ = false;
       const auto changes = store_.replace(std::move(relist_buffer_));
       relist_buffer_.clear();
       for (const auto& change : changes) {

@@ -65,7 +65,6 @@ class Informer {
   Store store_;
   std::vector<EventHandler> handlers_;
   std::vector<ObjectPtr> relist_buffer_;
-  bool relisting_ = false;
   std::atomic<bool> synced_{false};
   std::mutex sync_mutex_;
   std::condition_variable sync_changed_;

@@ -45,6 +45,9 @@ TEST_F(InformerTest, InitialListSyncsAndNotifiesAdds) {
   EXPECT_EQ(log_.size(), 2u);
   // managedFields are not kept in memory.
   EXPECT_FALSE((*informer_.store().get("n/a"))["metadata"].contains("managedFields"));
+  // List items get the apiVersion and kind their list omitted.
+  EXPECT_EQ((*informer_.store().get("n/a"))["kind"], "Pod");
+  EXPECT_EQ((*informer_.store().get("n/a"))["apiVersion"], "v1");
 }
 
 TEST_F(InformerTest, RelistSwapsAtomicallyAndReportsTheDifference) {
