@@ -10,8 +10,10 @@ test:         ## build everything and run unit + integration tests on the local 
 build:
 	hack/install-deps.sh && hack/build.sh
 
-bench: build  ## run the micro-benchmarks
+bench: build  ## run the benchmarks (the runtime ones on the local control plane)
 	build/tests/bench/warren_bench
+	hack/local-cluster.sh up
+	WARREN_TEST_KUBECONFIG=$$(hack/local-cluster.sh kubeconfig) build/tests/bench/warren_runtime_bench
 
 cluster-up:
 	hack/local-cluster.sh up

@@ -1,5 +1,7 @@
 #include "runtime/informer.h"
 
+#include <malloc.h>
+
 namespace warren::runtime {
 
 Informer::Informer(std::shared_ptr<ListerWatcher> source, InformerOptions options)
@@ -43,6 +45,9 @@ void Informer::apply(WatcherEvent&& event) {
     case WatcherEvent::Type::kInitDone: {
       const auto changes = store_.replace(std::move(relist_buffer_));
       relist_buffer_.clear();
+      relist_buffer_.shrink_to_fit();
+      // A relist parses whole pages at once; hand the freed memory back.
+      malloc_trim(0);
       for (const auto& change : changes) {
         for (const auto& h : handlers_) {
           if (!change.old_object && h.on_add) h.on_add(change.new_object);

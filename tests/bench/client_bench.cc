@@ -50,4 +50,3 @@ BENCHMARK(BM_ParseWatchLine);
 
 }  // namespace
 
-BENCHMARK_MAIN();
