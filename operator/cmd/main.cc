@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "kube/client.h"
 #include "kube/client_config.h"
+#include "controllers/broker_cluster_controller.h"
 #include "runtime/manager.h"
 
 namespace {
@@ -121,6 +122,8 @@ int main(int argc, char** argv) {
   manager_options.leader_election.lease_name = options->leader_election_id;
   manager_options.leader_election.identity = hostIdentity();
   warren::runtime::Manager manager(*client, manager_options);
+  warren::controllers::addBrokerClusterController(manager, options->watch_namespace,
+                                                  options->max_concurrent_reconciles);
 
   auto version = waitForApiServer(**client, config->server);
   if (!version) {

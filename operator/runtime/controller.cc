@@ -121,7 +121,14 @@ void Controller::processOne(const std::string& key) {
   auto& m = controllerMetrics();
   m.active.with({options_.name}).inc();
   const auto start = std::chrono::steady_clock::now();
-  const ReconcileOutcome outcome = reconciler_->reconcile(Request::fromKey(key));
+  const ReconcileOutcome outcome = [&]() -> ReconcileOutcome {
+    // The boundary: an exception from a library becomes an error value.
+    try {
+      return reconciler_->reconcile(Request::fromKey(key));
+    } catch (const std::exception& e) {
+      return Error::local("InternalError", std::string("reconcile threw: ") + e.what());
+    }
+  }();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   m.active.with({options_.name}).dec();
   m.duration.with({options_.name}).observe(seconds);

@@ -146,3 +146,31 @@ std::string formatMicroTime(std::chrono::system_clock::time_point time) {
 }
 
 }  // namespace warren::runtime
+
+namespace warren::runtime {
+
+bool containsAll(const nlohmann::json& live, const nlohmann::json& desired) {
+  if (desired.is_object()) {
+    if (!live.is_object()) return false;
+    for (const auto& [key, value] : desired.items()) {
+      const auto it = live.find(key);
+      if (it == live.end()) {
+        if (value.is_object() && value.empty()) continue;  // {} is dropped by the server
+        return false;
+      }
+      if (!containsAll(*it, value)) return false;
+    }
+    return true;
+  }
+  if (desired.is_array()) {
+    if (!live.is_array() || live.size() != desired.size()) return false;
+    for (size_t i = 0; i < desired.size(); ++i) {
+      if (!containsAll(live[i], desired[i])) return false;
+    }
+    return true;
+  }
+  if (desired.is_number() && live.is_number()) return desired.get<double>() == live.get<double>();
+  return desired == live;
+}
+
+}  // namespace warren::runtime

@@ -48,3 +48,13 @@ std::string formatTime(std::chrono::system_clock::time_point time);
 std::string formatMicroTime(std::chrono::system_clock::time_point time);
 
 }  // namespace warren::runtime
+
+namespace warren::runtime {
+
+// True when every field of `desired` is present in `live` with an equal
+// value (objects recursively, arrays element by element with equal
+// length). The API server adds defaults to what was applied, so this is how
+// a controller tells "already as desired" without writing.
+bool containsAll(const nlohmann::json& live, const nlohmann::json& desired);
+
+}  // namespace warren::runtime

@@ -1,0 +1,48 @@
+// One builder per child of a BrokerCluster (after rabbitmq/cluster-operator's
+// internal/resource). Each is a pure function of the CR (and, for Secrets,
+// of random bytes the caller supplies), returning the object that the
+// controller applies with server-side apply (or creates once, for Secrets).
+#pragma once
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "api/broker_cluster.h"
+
+namespace warren::builders {
+
+// Ports of a RabbitMQ node.
+inline constexpr int kAmqpPort = 5672;
+inline constexpr int kAmqpsPort = 5671;
+inline constexpr int kManagementPort = 15672;
+inline constexpr int kManagementTlsPort = 15671;
+inline constexpr int kPrometheusPort = 15692;
+inline constexpr int kEpmdPort = 4369;
+inline constexpr int kDistributionPort = 25672;
+inline constexpr int kMqttTlsPort = 8883;
+// Annotation on the pod template: changing config rolls the pods.
+inline constexpr const char* kConfigChecksumAnnotation = "warren.dev/config-checksum";
+
+// metadata with name, namespace, the cluster's labels and a controller
+// ownerReference to the BrokerCluster.
+nlohmann::json childMetadata(const api::BrokerCluster& cluster, const std::string& name);
+
+nlohmann::json buildHeadlessService(const api::BrokerCluster& cluster);
+nlohmann::json buildClientService(const api::BrokerCluster& cluster);
+// `cookie` must be random (the controller draws it from OpenSSL's CSPRNG).
+nlohmann::json buildErlangCookieSecret(const api::BrokerCluster& cluster, const std::string& cookie);
+nlohmann::json buildDefaultUserSecret(const api::BrokerCluster& cluster, const std::string& username,
+                                      const std::string& password);
+nlohmann::json buildConfigMap(const api::BrokerCluster& cluster);
+nlohmann::json buildStatefulSet(const api::BrokerCluster& cluster);
+nlohmann::json buildPodDisruptionBudget(const api::BrokerCluster& cluster);
+
+// The configuration files (also used by the data-plane test).
+std::string renderRabbitmqConf(const api::BrokerCluster& cluster);
+std::string renderEnabledPlugins(const api::BrokerCluster& cluster);
+// Hash of what, when changed, needs the nodes restarted (the peer list is
+// left out, so scaling up does not restart existing nodes).
+std::string configChecksum(const api::BrokerCluster& cluster);
+
+}  // namespace warren::builders

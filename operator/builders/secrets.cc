@@ -1,0 +1,38 @@
+// The Erlang-cookie and default-user Secrets. The controller creates these
+// once and never updates them: their random data must survive restarts of
+// warren and edits of the BrokerCluster.
+#include "builders/broker_cluster_children.h"
+#include "kube/tls_material.h"
+
+namespace warren::builders {
+
+nlohmann::json buildErlangCookieSecret(const api::BrokerCluster& cluster, const std::string& cookie) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata", childMetadata(cluster, cluster.erlangCookieSecretName())},
+          {"type", "Opaque"},
+          {"data", {{"cookie", kube::base64Encode(cookie)}}}};
+}
+
+nlohmann::json buildDefaultUserSecret(const api::BrokerCluster& cluster, const std::string& username,
+                                      const std::string& password) {
+  const std::string host = cluster.serviceHost();
+  const std::string port = std::to_string(kAmqpPort);
+  nlohmann::json data = {
+      {"username", kube::base64Encode(username)},
+      {"password", kube::base64Encode(password)},
+      {"host", kube::base64Encode(host)},
+      {"port", kube::base64Encode(port)},
+      {"uri", kube::base64Encode("amqp://" + username + ":" + password + "@" + host + ":" + port + "/")},
+      // servicebinding.io well-known entries.
+      {"type", kube::base64Encode("rabbitmq")},
+      {"provider", kube::base64Encode("warren")}};
+  if (cluster.spec.mqtt_enabled) data["mqtt-port"] = kube::base64Encode(std::to_string(cluster.spec.mqtt_port));
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata", childMetadata(cluster, cluster.defaultUserSecretName())},
+          {"type", "servicebinding.io/rabbitmq"},
+          {"data", data}};
+}
+
+}  // namespace warren::builders

@@ -1,0 +1,148 @@
+// The StatefulSet of RabbitMQ nodes. An init container installs the Erlang
+// cookie (mode 600, as the Erlang VM requires), the rendered config and a
+// default_user.conf built from the default-user Secret's username and
+// password, so no credential ever sits in a ConfigMap or an env var.
+#include "builders/broker_cluster_children.h"
+
+namespace warren::builders {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr const char* kSetupScript =
+    "set -eu\n"
+    "cp /tmp/erlang-cookie-secret/cookie /var/lib/rabbitmq/.erlang.cookie\n"
+    "chmod 600 /var/lib/rabbitmq/.erlang.cookie\n"
+    "mkdir -p /etc/rabbitmq/conf.d\n"
+    "cp /tmp/rabbitmq-config/10-warren.conf /tmp/rabbitmq-config/90-additional.conf /etc/rabbitmq/conf.d/\n"
+    "cp /tmp/rabbitmq-config/enabled_plugins /etc/rabbitmq/enabled_plugins\n"
+    "printf 'default_user = %s\\ndefault_pass = %s\\n' \"$(cat /tmp/default-user/username)\" "
+    "\"$(cat /tmp/default-user/password)\" > /etc/rabbitmq/conf.d/11-default_user.conf\n";
+
+json containerPort(const std::string& name, int port) {
+  return {{"name", name}, {"containerPort", port}, {"protocol", "TCP"}};
+}
+
+json defaultAffinity(const api::BrokerCluster& cluster) {
+  return {{"podAntiAffinity",
+           {{"preferredDuringSchedulingIgnoredDuringExecution",
+             json::array({{{"weight", 100},
+                           {"podAffinityTerm",
+                            {{"topologyKey", "kubernetes.io/hostname"},
+                             {"labelSelector", {{"matchLabels", cluster.selectorLabels()}}}}}}})}}}};
+}
+
+}  // namespace
+
+json buildStatefulSet(const api::BrokerCluster& cluster) {
+  const auto& spec = cluster.spec;
+  json ports = json::array({containerPort("amqp", kAmqpPort), containerPort("management", kManagementPort),
+                            containerPort("prometheus", kPrometheusPort), containerPort("epmd", kEpmdPort),
+                            containerPort("cluster-links", kDistributionPort)});
+  if (spec.mqtt_enabled) ports.push_back(containerPort("mqtt", spec.mqtt_port));
+  if (!spec.tls_secret_name.empty()) {
+    ports.push_back(containerPort("amqps", kAmqpsPort));
+    ports.push_back(containerPort("management-tls", kManagementTlsPort));
+  }
+
+  json mounts = json::array({{{"name", "rabbitmq-etc"}, {"mountPath", "/etc/rabbitmq"}},
+                             {{"name", "rabbitmq-home"}, {"mountPath", "/var/lib/rabbitmq"}},
+                             {{"name", "persistence"}, {"mountPath", "/var/lib/rabbitmq/mnesia"}}});
+  if (!spec.tls_secret_name.empty()) {
+    mounts.push_back({{"name", "tls"}, {"mountPath", "/etc/rabbitmq-tls"}, {"readOnly", true}});
+  }
+  json volumes = json::array(
+      {{{"name", "rabbitmq-etc"}, {"emptyDir", json::object()}},
+       {{"name", "rabbitmq-home"}, {"emptyDir", json::object()}},
+       {{"name", "rabbitmq-config"}, {"configMap", {{"name", cluster.configMapName()}}}},
+       {{"name", "erlang-cookie-secret"},
+        {"secret", {{"secretName", cluster.erlangCookieSecretName()},
+                    {"items", json::array({{{"key", "cookie"}, {"path", "cookie"}}})}}}},
+       {{"name", "default-user"},
+        {"secret", {{"secretName", cluster.defaultUserSecretName()},
+                    {"items", json::array({{{"key", "username"}, {"path", "username"}},
+                                           {{"key", "password"}, {"path", "password"}}})}}}}});
+  if (spec.ephemeral) volumes.push_back({{"name", "persistence"}, {"emptyDir", json::object()}});
+  if (!spec.tls_secret_name.empty()) {
+    volumes.push_back({{"name", "tls"}, {"secret", {{"secretName", spec.tls_secret_name}}}});
+  }
+
+  const json setup = {
+      {"name", "setup"},
+      {"image", spec.image},
+      {"command", json::array({"sh", "-c", kSetupScript})},
+      {"resources", {{"requests", {{"cpu", "50m"}, {"memory", "64Mi"}}}, {"limits", {{"memory", "64Mi"}}}}},
+      {"volumeMounts",
+       json::array({{{"name", "rabbitmq-etc"}, {"mountPath", "/etc/rabbitmq"}},
+                    {{"name", "rabbitmq-home"}, {"mountPath", "/var/lib/rabbitmq"}},
+                    {{"name", "rabbitmq-config"}, {"mountPath", "/tmp/rabbitmq-config"}},
+                    {{"name", "erlang-cookie-secret"}, {"mountPath", "/tmp/erlang-cookie-secret"}},
+                    {{"name", "default-user"}, {"mountPath", "/tmp/default-user"}}})}};
+  const json rabbitmq = {
+      {"name", "rabbitmq"},
+      {"image", spec.image},
+      {"env",
+       json::array({{{"name", "MY_POD_NAME"}, {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}},
+                    {{"name", "RABBITMQ_USE_LONGNAME"}, {"value", "true"}},
+                    {{"name", "RABBITMQ_NODENAME"},
+                     {"value", "rabbit@$(MY_POD_NAME)." + cluster.headlessServiceName() + "." + cluster.ns}},
+                    {{"name", "RABBITMQ_ENABLED_PLUGINS_FILE"}, {"value", "/etc/rabbitmq/enabled_plugins"}}})},
+      {"ports", ports},
+      {"readinessProbe",
+       {{"tcpSocket", {{"port", "amqp"}}},
+        {"initialDelaySeconds", 10},
+        {"periodSeconds", 10},
+        {"timeoutSeconds", 5},
+        {"failureThreshold", 3}}},
+      {"resources", spec.resources},
+      {"volumeMounts", mounts}};
+
+  json pod_spec = {{"terminationGracePeriodSeconds", spec.termination_grace_period_seconds},
+                   {"securityContext", {{"fsGroup", 999}, {"runAsUser", 999}, {"runAsGroup", 999}}},
+                   {"initContainers", json::array({setup})},
+                   {"containers", json::array({rabbitmq})},
+                   {"volumes", volumes},
+                   {"affinity", spec.affinity.is_object() ? spec.affinity : defaultAffinity(cluster)}};
+  if (!spec.node_selector.empty()) pod_spec["nodeSelector"] = spec.node_selector;
+  if (spec.tolerations.is_array()) pod_spec["tolerations"] = spec.tolerations;
+  if (!spec.image_pull_secrets.empty()) {
+    json secrets = json::array();
+    for (const auto& name : spec.image_pull_secrets) secrets.push_back({{"name", name}});
+    pod_spec["imagePullSecrets"] = secrets;
+  }
+
+  json sts_spec = {
+      {"serviceName", cluster.headlessServiceName()},
+      {"replicas", spec.replicas},
+      {"podManagementPolicy", "Parallel"},
+      {"selector", {{"matchLabels", cluster.selectorLabels()}}},
+      {"updateStrategy", {{"type", "RollingUpdate"}}},
+      {"persistentVolumeClaimRetentionPolicy",
+       {{"whenDeleted", spec.reclaim_on_delete ? "Delete" : "Retain"}, {"whenScaled", "Retain"}}},
+      {"template",
+       {{"metadata",
+         {{"labels", cluster.labels()}, {"annotations", {{kConfigChecksumAnnotation, configChecksum(cluster)}}}}},
+        {"spec", pod_spec}}}};
+  if (!spec.ephemeral) {
+    json claim_spec = {{"accessModes", json::array({"ReadWriteOnce"})},
+                       {"resources", {{"requests", {{"storage", spec.storage}}}}}};
+    if (!spec.storage_class_name.empty()) claim_spec["storageClassName"] = spec.storage_class_name;
+    sts_spec["volumeClaimTemplates"] = json::array(
+        {{{"apiVersion", "v1"}, {"kind", "PersistentVolumeClaim"},
+          {"metadata", {{"name", "persistence"}, {"labels", cluster.selectorLabels()}}},
+          {"spec", claim_spec}}});
+  }
+  return {{"apiVersion", "apps/v1"},
+          {"kind", "StatefulSet"},
+          {"metadata", childMetadata(cluster, cluster.statefulSetName())},
+          {"spec", sts_spec}};
+}
+
+json buildPodDisruptionBudget(const api::BrokerCluster& cluster) {
+  return {{"apiVersion", "policy/v1"},
+          {"kind", "PodDisruptionBudget"},
+          {"metadata", childMetadata(cluster, cluster.pdbName())},
+          {"spec", {{"maxUnavailable", 1}, {"selector", {{"matchLabels", cluster.selectorLabels()}}}}}};
+}
+
+}  // namespace warren::builders

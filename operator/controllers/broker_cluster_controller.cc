@@ -1,0 +1,337 @@
+#include "controllers/broker_cluster_controller.h"
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+
+#include "builders/broker_cluster_children.h"
+#include "common/log.h"
+#include "kube/tls_material.h"
+#include "runtime/object_helpers.h"
+
+namespace warren::controllers {
+namespace {
+
+using json = nlohmann::json;
+using runtime::Condition;
+
+constexpr size_t kCookieLength = 44;
+constexpr size_t kMinCookieLength = 20;
+
+int ordinalOf(const std::string& pod_name) {
+  const auto dash = pod_name.rfind('-');
+  if (dash == std::string::npos) return -1;
+  try {
+    return std::stoi(pod_name.substr(dash + 1));
+  } catch (...) {
+    return -1;
+  }
+}
+
+const json* podReadyCondition(const json& pod) {
+  static const json kNone = json::array();
+  const json::json_pointer path("/status/conditions");
+  return runtime::findCondition(pod.contains(path) ? pod.at(path) : kNone, "Ready");
+}
+
+std::string labelSelector(const std::map<std::string, std::string>& labels) {
+  std::string out;
+  for (const auto& [k, v] : labels) out += (out.empty() ? "" : ",") + k + "=" + v;
+  return out;
+}
+
+}  // namespace
+
+std::string randomAlphanumeric(size_t length) {
+  static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::string out;
+  while (out.size() < length) {
+    unsigned char bytes[64];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) continue;
+    for (unsigned char b : bytes) {
+      // Rejection sampling keeps the distribution uniform (62 * 4 = 248).
+      if (b < 248 && out.size() < length) out.push_back(alphabet[b % 62]);
+    }
+  }
+  return out;
+}
+
+// What one reconcile found; turned into conditions.
+struct BrokerClusterReconciler::Outcome {
+  bool degraded = false;
+  std::string degraded_reason = "AsExpected";
+  std::string degraded_message;
+  bool reconcile_ok = true;
+  std::string reconcile_reason = "Success";
+  std::string reconcile_message = "all children are as specified";
+  bool stop = false;  // a condition that must not be applied past
+
+  void degrade(std::string reason, std::string message) {
+    degraded = true;
+    degraded_reason = std::move(reason);
+    degraded_message = std::move(message);
+  }
+  void fail(std::string reason, std::string message) {
+    reconcile_ok = false;
+    reconcile_reason = std::move(reason);
+    reconcile_message = std::move(message);
+  }
+};
+
+BrokerClusterReconciler::BrokerClusterReconciler(std::shared_ptr<kube::Client> client, Informers informers,
+                                                 std::shared_ptr<runtime::EventRecorder> events,
+                                                 RandomSource random)
+    : client_(std::move(client)), informers_(std::move(informers)), events_(std::move(events)),
+      random_(std::move(random)) {}
+
+Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster, Outcome& outcome) {
+  const auto& secrets = kube::resources::secrets();
+  // The Erlang cookie: created once, never regenerated or overwritten.
+  const std::string cookie_name = cluster.erlangCookieSecretName();
+  auto cookie = client_->get(secrets, cluster.ns, cookie_name);
+  if (!cookie && !cookie.error().isNotFound()) return cookie.error();
+  if (!cookie) {
+    if (!cluster.spec.erlang_cookie_secret_name.empty()) {
+      outcome.degrade("ErlangCookieSecretMissing",
+                      "spec.secrets.erlangCookieSecretName names Secret \"" + cookie_name +
+                          "\", which does not exist; create it with a key \"cookie\"");
+      outcome.stop = true;
+      return okStatus();
+    }
+    const auto pods = informers_.pods->store().byIndex(runtime::kNamespaceIndex, cluster.ns);
+    const auto members = std::count_if(pods.begin(), pods.end(), [&](const runtime::ObjectPtr& pod) {
+      return pod->value("/metadata/labels"_json_pointer, json::object()).value(api::kClusterLabel, "") == cluster.name;
+    });
+    if (members > 0) {
+      outcome.degrade("ErlangCookieMissing",
+                      "Secret \"" + cookie_name + "\" holding the Erlang cookie is gone while " +
+                          std::to_string(members) +
+                          " broker pods exist; warren will not make a new cookie, because nodes with a "
+                          "different cookie cannot rejoin the cluster. Restore the Secret (key \"cookie\") "
+                          "from a backup, or delete the StatefulSet " + cluster.statefulSetName() +
+                          " to start the cluster afresh");
+      outcome.stop = true;
+      return okStatus();
+    }
+    auto created = client_->create(secrets, cluster.ns,
+                                   builders::buildErlangCookieSecret(cluster, random_(kCookieLength)), {});
+    if (!created && !created.error().isAlreadyExists()) return created.error();
+    if (created) events_->record(cluster.raw, "Normal", "SecretCreated", "created Erlang cookie Secret " + cookie_name);
+  } else {
+    auto value = kube::base64Decode(cookie->value("/data/cookie"_json_pointer, std::string()));
+    if (!value || value->size() < kMinCookieLength) {
+      outcome.degrade("ErlangCookieInvalid", "Secret \"" + cookie_name + "\" has no key \"cookie\" of at least " +
+                                                 std::to_string(kMinCookieLength) + " characters");
+      outcome.stop = true;
+      return okStatus();
+    }
+  }
+
+  // The default user: created once, kept.
+  const std::string user_name = cluster.defaultUserSecretName();
+  auto user = client_->get(secrets, cluster.ns, user_name);
+  if (!user && !user.error().isNotFound()) return user.error();
+  if (!user) {
+    if (!cluster.spec.default_user_secret_name.empty()) {
+      outcome.degrade("DefaultUserSecretMissing", "spec.secrets.defaultUserSecretName names Secret \"" + user_name +
+                                                      "\", which does not exist; create it with keys \"username\" and \"password\"");
+      outcome.stop = true;
+      return okStatus();
+    }
+    auto created = client_->create(
+        secrets, cluster.ns,
+        builders::buildDefaultUserSecret(cluster, "user-" + random_(12), random_(32)), {});
+    if (!created && !created.error().isAlreadyExists()) return created.error();
+    if (created) events_->record(cluster.raw, "Normal", "SecretCreated", "created default-user Secret " + user_name);
+  } else if (!user->contains("data") || !(*user)["data"].contains("username") ||
+             !(*user)["data"].contains("password")) {
+    outcome.degrade("DefaultUserSecretInvalid", "Secret \"" + user_name + "\" needs keys \"username\" and \"password\"");
+    outcome.stop = true;
+  }
+  return okStatus();
+}
+
+Status BrokerClusterReconciler::applyChild(const api::BrokerCluster& cluster, const kube::ResourceType& type,
+                                           const std::shared_ptr<runtime::Informer>& cache,
+                                           const json& desired, Outcome& outcome) {
+  const std::string name = desired["metadata"]["name"];
+  if (auto live = cache->store().get(runtime::objectKey(cluster.ns, name)); live && runtime::containsAll(*live, desired)) {
+    return okStatus();  // already as desired: no write
+  }
+  auto applied = client_->apply(type, cluster.ns, desired, {api::kFieldManager, true});
+  if (applied) return okStatus();
+  if (applied.error().isInvalid()) {
+    // A change the API refuses (an immutable field): report, do not retry.
+    outcome.fail("ChildRejected", type.kind + " " + name + " was rejected: " + applied.error().message);
+    return okStatus();
+  }
+  return applied.error();
+}
+
+json BrokerClusterReconciler::observedStatus(const api::BrokerCluster& cluster, const Outcome& outcome) const {
+  json status = cluster.status.is_object() ? cluster.status : json::object();
+  status["observedGeneration"] = cluster.generation;
+  status["selector"] = labelSelector(cluster.selectorLabels());
+  status["binding"] = {{"name", cluster.defaultUserSecretName()}};
+  json endpoints = {{"amqp", cluster.serviceHost() + ":" + std::to_string(builders::kAmqpPort)},
+                    {"management", "http://" + cluster.serviceHost() + ":" + std::to_string(builders::kManagementPort)}};
+  if (cluster.spec.mqtt_enabled) endpoints["mqtt"] = cluster.serviceHost() + ":" + std::to_string(cluster.spec.mqtt_port);
+  status["endpoints"] = endpoints;
+
+  // Nodes from the cached pods, by ordinal.
+  std::vector<std::pair<int, runtime::ObjectPtr>> pods;
+  for (const auto& pod : informers_.pods->store().byIndex(runtime::kNamespaceIndex, cluster.ns)) {
+    if (pod->value("/metadata/labels"_json_pointer, json::object()).value(api::kClusterLabel, "") != cluster.name) continue;
+    const int ordinal = ordinalOf(pod->value("/metadata/name"_json_pointer, std::string()));
+    if (ordinal >= 0) pods.emplace_back(ordinal, pod);
+  }
+  std::sort(pods.begin(), pods.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  json nodes = json::array();
+  int ready = 0;
+  std::string first_ready;
+  bool active_ready = false;
+  const std::string active = status.value("activeNode", "");
+  for (const auto& [ordinal, pod] : pods) {
+    const json* condition = podReadyCondition(*pod);
+    const bool is_ready = condition != nullptr && condition->value("status", "") == "True" &&
+                          !pod->contains("/metadata/deletionTimestamp"_json_pointer);
+    json node = {{"name", cluster.nodeName(ordinal)}, {"pod", (*pod)["metadata"]["name"]}, {"ready", is_ready}};
+    if (condition != nullptr && condition->contains("lastTransitionTime")) node["since"] = (*condition)["lastTransitionTime"];
+    nodes.push_back(node);
+    if (is_ready) {
+      ++ready;
+      if (first_ready.empty()) first_ready = cluster.nodeName(ordinal);
+      if (cluster.nodeName(ordinal) == active) active_ready = true;
+    }
+  }
+  status["nodes"] = nodes;
+  status["replicas"] = static_cast<int>(pods.size());
+  status["readyReplicas"] = ready;
+  // Sticky: keep the active node while it is ready (failover refines this).
+  if (!active_ready && !first_ready.empty()) status["activeNode"] = first_ready;
+
+  json conditions = status.value("conditions", json::array());
+  const long long generation = cluster.generation;
+  const int desired = cluster.spec.replicas;
+  runtime::setCondition(conditions,
+                        ready >= desired ? Condition{"AllReplicasReady", "True", "AllPodsReady", std::to_string(ready) + "/" + std::to_string(desired) + " nodes ready"}
+                                         : Condition{"AllReplicasReady", "False", "NotAllPodsReady", std::to_string(ready) + "/" + std::to_string(desired) + " nodes ready"},
+                        generation);
+  runtime::setCondition(conditions,
+                        ready > 0 ? Condition{"ClusterAvailable", "True", "Available", "at least one node is ready"}
+                                  : Condition{"ClusterAvailable", "False", "Unavailable", "no node is ready"},
+                        generation);
+  runtime::setCondition(conditions,
+                        {"ReconcileSuccess", outcome.reconcile_ok ? "True" : "False", outcome.reconcile_reason, outcome.reconcile_message},
+                        generation);
+  runtime::setCondition(conditions,
+                        {"Degraded", outcome.degraded ? "True" : "False", outcome.degraded_reason, outcome.degraded_message},
+                        generation);
+  status["conditions"] = conditions;
+  return status;
+}
+
+Status BrokerClusterReconciler::writeStatus(const api::BrokerCluster& cluster, const json& status) {
+  if (status == cluster.status) return okStatus();  // written only when it changes
+  auto patched = client_->patchStatus(api::brokerClusters(), cluster.ns, cluster.name, kube::PatchType::kMerge,
+                                      {{"status", status}}, {api::kFieldManager, false});
+  if (!patched && !patched.error().isNotFound()) return patched.error();
+  return okStatus();
+}
+
+runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Request& request) {
+  const runtime::ObjectPtr object = informers_.clusters->store().get(request.key());
+  if (!object) return runtime::ReconcileResult{};  // deleted: the garbage collector removes the children
+  if (object->contains("/metadata/deletionTimestamp"_json_pointer)) return runtime::ReconcileResult{};
+
+  auto parsed = api::parseBrokerCluster(*object);
+  if (!parsed) {
+    api::BrokerCluster shell;
+    shell.name = request.name;
+    shell.ns = request.ns;
+    shell.raw = *object;
+    shell.generation = object->value("/metadata/generation"_json_pointer, 0LL);
+    shell.status = object->value("status", json::object());
+    json status = shell.status;
+    json conditions = status.value("conditions", json::array());
+    runtime::setCondition(conditions, {"ReconcileSuccess", "False", "InvalidSpec", parsed.error().message}, shell.generation);
+    status["conditions"] = conditions;
+    status["observedGeneration"] = shell.generation;
+    if (auto written = writeStatus(shell, status); !written) return written.error();
+    return runtime::ReconcileResult{};
+  }
+  const api::BrokerCluster& cluster = *parsed;
+  if (cluster.paused()) {
+    log::info("reconciliation paused", {log::Field("cluster", request.key()),
+                                        log::Field("annotation", api::kPauseAnnotation)});
+    return runtime::ReconcileResult{};
+  }
+
+  Outcome outcome;
+  if (auto secrets = ensureSecrets(cluster, outcome); !secrets) return secrets.error();
+  if (!outcome.stop) {
+    json sts = builders::buildStatefulSet(cluster);
+    const auto live_sts = informers_.stateful_sets->store().get(runtime::objectKey(cluster.ns, cluster.statefulSetName()));
+    if (live_sts) {
+      const int current = live_sts->value("/spec/replicas"_json_pointer, 0);
+      if (cluster.spec.replicas < current && !cluster.spec.allow_scale_down) {
+        sts["spec"]["replicas"] = current;  // keep the nodes; say why
+        const json previous = cluster.status.value("conditions", json::array());
+        const json* last = runtime::findCondition(previous, "ReconcileSuccess");
+        const bool already = last != nullptr && last->value("reason", "") == "ScaleDownRefused";
+        outcome.fail("ScaleDownRefused",
+                     "spec.replicas " + std::to_string(cluster.spec.replicas) + " is below the " + std::to_string(current) +
+                         " running nodes; scaling down can lose queue replicas, so it needs spec.allowScaleDown: true");
+        if (!already) events_->record(cluster.raw, "Warning", "ScaleDownRefused", outcome.reconcile_message);
+      }
+    }
+    const std::pair<const kube::ResourceType*, std::pair<std::shared_ptr<runtime::Informer>, json>> children[] = {
+        {&kube::resources::services(), {informers_.services, builders::buildHeadlessService(cluster)}},
+        {&kube::resources::services(), {informers_.services, builders::buildClientService(cluster)}},
+        {&kube::resources::configMaps(), {informers_.config_maps, builders::buildConfigMap(cluster)}},
+        {&kube::resources::statefulSets(), {informers_.stateful_sets, sts}},
+        {&kube::resources::podDisruptionBudgets(), {informers_.pdbs, builders::buildPodDisruptionBudget(cluster)}},
+    };
+    for (const auto& [type, child] : children) {
+      if (auto applied = applyChild(cluster, *type, child.first, child.second, outcome); !applied) return applied.error();
+    }
+  } else {
+    outcome.fail("Degraded", outcome.degraded_message);
+  }
+  if (auto written = writeStatus(cluster, observedStatus(cluster, outcome)); !written) return written.error();
+  return runtime::ReconcileResult{};
+}
+
+void addBrokerClusterController(runtime::Manager& manager, const std::string& ns, int workers) {
+  const std::string owned = api::kClusterLabel;
+  auto informer = [&](const kube::ResourceType& type, const std::string& selector) {
+    runtime::InformerOptions options{type, ns, selector, "", true, {}};
+    options.watcher.name = type.qualifiedName();
+    return manager.addInformer(options);
+  };
+  BrokerClusterReconciler::Informers informers{
+      informer(api::brokerClusters(), ""),
+      informer(kube::resources::statefulSets(), owned),
+      informer(kube::resources::services(), owned),
+      informer(kube::resources::configMaps(), owned),
+      informer(kube::resources::podDisruptionBudgets(), owned),
+      informer(kube::resources::pods(), owned)};
+  auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
+  auto reconciler = std::make_shared<BrokerClusterReconciler>(manager.client(), informers, events);
+  runtime::ControllerOptions options;
+  options.name = "brokercluster";
+  options.max_concurrent_reconciles = workers;
+  auto controller = std::make_shared<runtime::Controller>(options, reconciler);
+  controller->watchPrimary(*informers.clusters);
+  for (const auto& child : {informers.stateful_sets, informers.services, informers.config_maps, informers.pdbs}) {
+    controller->watchOwned(*child, api::kGroup, api::kBrokerClusterKind);
+  }
+  controller->watchMapped(*informers.pods, [](const json& pod) {
+    const std::string cluster = pod.value("/metadata/labels"_json_pointer, json::object()).value(api::kClusterLabel, "");
+    if (cluster.empty()) return std::vector<runtime::Request>{};
+    return std::vector<runtime::Request>{{pod.value("/metadata/namespace"_json_pointer, std::string()), cluster}};
+  });
+  manager.addController(controller);
+}
+
+}  // namespace warren::controllers

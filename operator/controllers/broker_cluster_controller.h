@@ -1,0 +1,53 @@
+// The BrokerCluster controller: keeps each cluster's children as its spec
+// says and reports what it observes in status. Secrets are created once and
+// never regenerated; other children are applied with server-side apply only
+// when the cached live object differs, so a cluster left alone causes no
+// writes at all.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "api/broker_cluster.h"
+#include "runtime/controller.h"
+#include "runtime/event_recorder.h"
+#include "runtime/manager.h"
+
+namespace warren::controllers {
+
+// Random bytes for cookies and passwords (OpenSSL's CSPRNG by default;
+// replaceable in tests).
+using RandomSource = std::function<std::string(size_t length)>;
+std::string randomAlphanumeric(size_t length);
+
+class BrokerClusterReconciler : public runtime::Reconciler {
+ public:
+  struct Informers {
+    std::shared_ptr<runtime::Informer> clusters, stateful_sets, services, config_maps, pdbs, pods;
+  };
+  BrokerClusterReconciler(std::shared_ptr<kube::Client> client, Informers informers,
+                          std::shared_ptr<runtime::EventRecorder> events, RandomSource random = randomAlphanumeric);
+
+  runtime::ReconcileOutcome reconcile(const runtime::Request& request) override;
+
+ private:
+  struct Outcome;
+  Status ensureSecrets(const api::BrokerCluster& cluster, Outcome& outcome);
+  Status applyChild(const api::BrokerCluster& cluster, const kube::ResourceType& type,
+                    const std::shared_ptr<runtime::Informer>& cache, const nlohmann::json& desired,
+                    Outcome& outcome);
+  nlohmann::json observedStatus(const api::BrokerCluster& cluster, const Outcome& outcome) const;
+  Status writeStatus(const api::BrokerCluster& cluster, const nlohmann::json& status);
+
+  std::shared_ptr<kube::Client> client_;
+  Informers informers_;
+  std::shared_ptr<runtime::EventRecorder> events_;
+  RandomSource random_;
+};
+
+// Adds the informers and the controller to `manager`. `ns` limits the watch
+// ("" = all namespaces).
+void addBrokerClusterController(runtime::Manager& manager, const std::string& ns, int workers);
+
+}  // namespace warren::controllers
