@@ -9,6 +9,7 @@ PACKAGES=(
   g++ make cmake ninja-build pkg-config git curl openssl ca-certificates
   libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  rabbitmq-server iproute2
 )
 
 missing=()
@@ -20,7 +21,9 @@ if ((${#missing[@]})); then
   SUDO=""
   [[ $(id -u) == 0 ]] || SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # RUNLEVEL=1 keeps Debian's rabbitmq-server package from starting a system
+  # broker: the data-plane tests start their own nodes.
+  DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 if ! command -v go >/dev/null; then

@@ -40,7 +40,9 @@ struct Condition {
 // anything changed.
 bool setCondition(nlohmann::json& conditions, const Condition& condition, long long observed_generation,
                   std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+// Points into `conditions`, so it must outlive the result: temporaries are refused.
 const nlohmann::json* findCondition(const nlohmann::json& conditions, const std::string& type);
+const nlohmann::json* findCondition(const nlohmann::json&& conditions, const std::string& type) = delete;
 
 // RFC 3339 in UTC with seconds ("2026-11-23T10:00:00Z") and with
 // microseconds (MicroTime, as Leases use).

@@ -1,0 +1,276 @@
+// The BrokerCluster controller on the real local control plane (kwok makes
+// the pods Ready): children and status, spec edits, scale-down refusal,
+// restart without writes, pause, a missing cookie, deletion by the garbage
+// collector, and invalid CRs rejected by the CRD schema.
+#include <cstdlib>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "api/broker_cluster.h"
+#include "controllers/broker_cluster_controller.h"
+#include "live_cluster.h"
+#include "runtime/manager.h"
+#include "runtime/metrics.h"
+#include "kube/tls_material.h"
+#include "runtime/object_helpers.h"
+
+namespace warren::controllers {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using testing::LiveClusterTest;
+
+// API writes made by instrumented (manager) clients so far.
+double apiWrites() {
+  const std::string text = metrics::registry().render();
+  double total = 0;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("rest_client_requests_total{", 0) != 0) continue;
+    if (line.find("verb=\"get\"") != std::string::npos || line.find("verb=\"list\"") != std::string::npos ||
+        line.find("verb=\"watch\"") != std::string::npos) {
+      continue;
+    }
+    total += std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return total;
+}
+
+class RunningManager {
+ public:
+  explicit RunningManager(const std::string& ns) {
+    runtime::ManagerOptions options;
+    options.http_address = "";
+    manager_ = std::make_unique<runtime::Manager>(LiveClusterTest::newAdminClient(), options);
+    addBrokerClusterController(*manager_, ns, 2);
+    thread_ = std::thread([this] { exit_code_ = manager_->run(stop_); });
+  }
+  ~RunningManager() {
+    stop_.cancel();
+    if (thread_.joinable()) thread_.join();
+  }
+  bool ready() const { return manager_->ready(); }
+
+ private:
+  std::unique_ptr<runtime::Manager> manager_;
+  kube::Cancellation stop_;
+  std::thread thread_;
+  int exit_code_ = -1;
+};
+
+class BrokerClusterIntegrationTest : public LiveClusterTest {
+ protected:
+  static void SetUpTestSuite() {
+    const char* root = std::getenv("WARREN_ROOT");
+    const char* kubectl = std::getenv("WARREN_KUBECTL");
+    ASSERT_TRUE(root && kubectl) << "run through hack/test.sh (WARREN_ROOT, WARREN_KUBECTL)";
+    const std::string command = std::string(kubectl) + " --kubeconfig " + std::getenv("WARREN_TEST_KUBECONFIG") +
+                                " apply --server-side --force-conflicts -f " + root + "/crds/ >/dev/null";
+    ASSERT_EQ(std::system(command.c_str()), 0);
+    auto client = newAdminClient();
+    ASSERT_TRUE(eventually([&] { return client->list(api::brokerClusters(), "default", {}).ok(); }));
+  }
+
+  Result<json> createCluster(const std::string& name, const json& spec) {
+    return client().create(api::brokerClusters(), ns(),
+                           {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
+                            {"metadata", {{"name", name}}}, {"spec", spec}}, {});
+  }
+  json get(const kube::ResourceType& type, const std::string& name) {
+    auto object = client().get(type, ns(), name);
+    return object ? *object : json();
+  }
+  std::string condition(const std::string& cluster, const std::string& type, const char* field = "status") {
+    const json object = get(api::brokerClusters(), cluster);
+    if (object.is_null()) return "";
+    const json conditions = object.value("/status/conditions"_json_pointer, json::array());
+    const json* c = runtime::findCondition(conditions, type);
+    return c ? c->value(field, "") : "";
+  }
+  int stsReplicas(const std::string& cluster) {
+    const json sts = get(kube::resources::statefulSets(), cluster + "-server");
+    return sts.is_null() ? -1 : sts.value("/spec/replicas"_json_pointer, -1);
+  }
+  Status patchSpec(const std::string& cluster, const json& patch) {
+    auto patched = client().patch(api::brokerClusters(), ns(), cluster, kube::PatchType::kMerge, patch, {});
+    if (!patched) return patched.error();
+    return okStatus();
+  }
+};
+
+TEST_F(BrokerClusterIntegrationTest, LifecycleFromCreateToGarbageCollection) {
+  auto manager = std::make_unique<RunningManager>(ns());
+  ASSERT_TRUE(createCluster("life", {{"replicas", 3}, {"mqtt", {{"enabled", true}}}}).ok());
+
+  // Children with the expected content.
+  ASSERT_TRUE(eventually([&] { return stsReplicas("life") == 3; }, 60s));
+  const json client_service = get(kube::resources::services(), "life");
+  ASSERT_FALSE(client_service.is_null());
+  std::set<int> ports;
+  for (const auto& p : client_service["spec"]["ports"]) ports.insert(p["port"].get<int>());
+  EXPECT_EQ(ports, (std::set<int>{5672, 15672, 15692, 1883}));
+  const json headless = get(kube::resources::services(), "life-nodes");
+  EXPECT_EQ(headless["spec"]["clusterIP"], "None");
+  EXPECT_EQ(headless["spec"]["publishNotReadyAddresses"], true);
+  const json config = get(kube::resources::configMaps(), "life-config");
+  EXPECT_THAT(config["data"]["10-warren.conf"].get<std::string>(),
+              HasSubstr("cluster_formation.classic_config.nodes.3 = rabbit@life-server-2.life-nodes." + ns()));
+  EXPECT_EQ(get(kube::resources::podDisruptionBudgets(), "life")["spec"]["maxUnavailable"], 1);
+  const json cookie = get(kube::resources::secrets(), "life-erlang-cookie");
+  const json user = get(kube::resources::secrets(), "life-default-user");
+  ASSERT_FALSE(cookie.is_null());
+  ASSERT_FALSE(user.is_null());
+  EXPECT_EQ(user["type"], "servicebinding.io/rabbitmq");
+  for (const char* key : {"username", "password", "host", "port", "uri", "type", "provider", "mqtt-port"}) {
+    EXPECT_TRUE(user["data"].contains(key)) << key;
+  }
+  for (const auto& child : {get(kube::resources::statefulSets(), "life-server"), config, cookie}) {
+    EXPECT_EQ(child["metadata"]["ownerReferences"][0]["kind"], "BrokerCluster");
+    EXPECT_EQ(child["metadata"]["ownerReferences"][0]["controller"], true);
+  }
+
+  // Status: Ready, with the active node and per-node health.
+  ASSERT_TRUE(eventually([&] { return condition("life", "AllReplicasReady") == "True"; }, 90s));
+  json status = get(api::brokerClusters(), "life")["status"];
+  EXPECT_EQ(status["readyReplicas"], 3);
+  EXPECT_EQ(status["activeNode"], "rabbit@life-server-0.life-nodes." + ns());
+  EXPECT_EQ(status["nodes"].size(), 3u);
+  EXPECT_EQ(status["binding"]["name"], "life-default-user");
+  EXPECT_EQ(status["endpoints"]["mqtt"], "life." + ns() + ".svc:1883");
+  EXPECT_EQ(condition("life", "ClusterAvailable"), "True");
+  EXPECT_EQ(condition("life", "ReconcileSuccess"), "True");
+  EXPECT_EQ(condition("life", "Degraded"), "False");
+
+  // Edit the spec: the StatefulSet follows; a config change rolls the pods.
+  const std::string checksum_before =
+      get(kube::resources::statefulSets(), "life-server")["spec"]["template"]["metadata"]["annotations"]["warren.dev/config-checksum"];
+  ASSERT_TRUE(patchSpec("life", {{"spec", {{"replicas", 4}, {"rabbitmq", {{"additionalConfig", "heartbeat = 30\n"}}}}}}).ok());
+  ASSERT_TRUE(eventually([&] { return stsReplicas("life") == 4; }, 60s));
+  EXPECT_NE(get(kube::resources::statefulSets(), "life-server")["spec"]["template"]["metadata"]["annotations"]["warren.dev/config-checksum"],
+            checksum_before);
+
+  // Scale-down is refused unless the spec opts in.
+  ASSERT_TRUE(patchSpec("life", {{"spec", {{"replicas", 2}}}}).ok());
+  ASSERT_TRUE(eventually([&] { return condition("life", "ReconcileSuccess", "reason") == "ScaleDownRefused"; }, 30s));
+  EXPECT_EQ(stsReplicas("life"), 4);
+  EXPECT_THAT(condition("life", "ReconcileSuccess", "message"), HasSubstr("allowScaleDown"));
+  ASSERT_TRUE(patchSpec("life", {{"spec", {{"allowScaleDown", true}}}}).ok());
+  ASSERT_TRUE(eventually([&] { return stsReplicas("life") == 2; }, 30s));
+  ASSERT_TRUE(eventually([&] { return condition("life", "ReconcileSuccess") == "True"; }, 30s));
+  ASSERT_TRUE(eventually([&] { return condition("life", "AllReplicasReady") == "True"; }, 60s));
+
+  // Restart the operator: the cookie and password are untouched, and a
+  // cluster left alone causes no writes.
+  std::this_thread::sleep_for(2s);
+  manager.reset();
+  const double writes_before = apiWrites();
+  manager = std::make_unique<RunningManager>(ns());
+  ASSERT_TRUE(eventually([&] { return manager->ready(); }, 30s));
+  std::this_thread::sleep_for(5s);
+  EXPECT_EQ(apiWrites(), writes_before) << "a restarted operator wrote to a cluster in steady state";
+  EXPECT_EQ(get(kube::resources::secrets(), "life-erlang-cookie")["data"], cookie["data"]);
+  EXPECT_EQ(get(kube::resources::secrets(), "life-default-user")["data"], user["data"]);
+
+  // Paused: no writes at all, whatever the spec says.
+  ASSERT_TRUE(client().patch(api::brokerClusters(), ns(), "life", kube::PatchType::kMerge,
+                             {{"metadata", {{"annotations", {{api::kPauseAnnotation, "true"}}}}}}, {}).ok());
+  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(patchSpec("life", {{"spec", {{"replicas", 3}}}}).ok());
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(stsReplicas("life"), 2);
+  ASSERT_TRUE(client().patch(api::brokerClusters(), ns(), "life", kube::PatchType::kMerge,
+                             {{"metadata", {{"annotations", {{api::kPauseAnnotation, nullptr}}}}}}, {}).ok());
+  ASSERT_TRUE(eventually([&] { return stsReplicas("life") == 3; }, 30s));
+
+  // The cookie Secret vanishes while pods exist: no new cookie, a Degraded
+  // condition that says what happened and what to do.
+  ASSERT_TRUE(client().remove(kube::resources::secrets(), ns(), "life-erlang-cookie", {}).ok());
+  ASSERT_TRUE(patchSpec("life", {{"metadata", {{"labels", {{"touched", "1"}}}}}}).ok());
+  ASSERT_TRUE(eventually([&] { return condition("life", "Degraded", "reason") == "ErlangCookieMissing"; }, 30s));
+  EXPECT_THAT(condition("life", "Degraded", "message"), HasSubstr("Restore the Secret"));
+  EXPECT_TRUE(get(kube::resources::secrets(), "life-erlang-cookie").is_null()) << "a new cookie was generated";
+
+  // Deleting the BrokerCluster: the real garbage collector removes the children.
+  ASSERT_TRUE(client().remove(api::brokerClusters(), ns(), "life", {}).ok());
+  EXPECT_TRUE(eventually([&] {
+    return get(kube::resources::statefulSets(), "life-server").is_null() && get(kube::resources::services(), "life").is_null() &&
+           get(kube::resources::configMaps(), "life-config").is_null() && get(kube::resources::secrets(), "life-default-user").is_null() &&
+           get(kube::resources::podDisruptionBudgets(), "life").is_null();
+  }, 90s)) << "children left behind after deleting the BrokerCluster";
+}
+
+TEST_F(BrokerClusterIntegrationTest, AnExistingCookieSecretIsKeptByteForByte) {
+  const std::string cookie = std::string("pre-existing-cookie-") + std::string(30, 'x');
+  ASSERT_TRUE(client().create(kube::resources::secrets(), ns(),
+                              {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "keep-erlang-cookie"}}},
+                               {"data", {{"cookie", kube::base64Encode(cookie)}}}}, {}).ok());
+  RunningManager manager(ns());
+  ASSERT_TRUE(createCluster("keep", {{"replicas", 1}}).ok());
+  ASSERT_TRUE(eventually([&] { return stsReplicas("keep") == 1; }, 60s));
+  EXPECT_EQ(get(kube::resources::secrets(), "keep-erlang-cookie")["data"]["cookie"], kube::base64Encode(cookie));
+}
+
+// Invalid BrokerClusters are rejected by the API server, naming the field.
+TEST_F(BrokerClusterIntegrationTest, InvalidSpecsAreRejectedNamingTheField) {
+  struct Case { json spec; const char* field; };
+  const std::vector<Case> cases = {
+      {{{"replicas", 0}}, "spec.replicas"},
+      {{{"replicas", 10}}, "spec.replicas"},
+      {{{"replicas", "three"}}, "spec.replicas"},
+      {{{"replicas", 2.5}}, "spec.replicas"},
+      {{{"allowScaleDown", "yes"}}, "spec.allowScaleDown"},
+      {{{"image", ""}}, "spec.image"},
+      {{{"image", 42}}, "spec.image"},
+      {{{"imagePullSecrets", {{{"name", ""}}}}}, "spec.imagePullSecrets[0].name"},
+      {{{"imagePullSecrets", {json::object()}}}, "spec.imagePullSecrets[0].name"},
+      {{{"resources", {{"requests", {{"cpu", true}}}}}}, "spec.resources.requests.cpu"},
+      {{{"persistence", {{"storage", "ten gigs"}}}}, "spec.persistence.storage"},
+      {{{"persistence", {{"ephemeral", "no"}}}}, "spec.persistence.ephemeral"},
+      {{{"persistence", {{"ephemeral", true}, {"storageClassName", "fast"}}}}, "storageClassName cannot be set"},
+      {{{"persistence", {{"reclaimOnDelete", 1}}}}, "spec.persistence.reclaimOnDelete"},
+      {{{"rabbitmq", {{"additionalPlugins", {"Bad-Plugin"}}}}}, "spec.rabbitmq.additionalPlugins[0]"},
+      {{{"rabbitmq", {{"additionalPlugins", "rabbitmq_shovel"}}}}, "spec.rabbitmq.additionalPlugins"},
+      {{{"rabbitmq", {{"defaultQueueType", "lazy"}}}}, "spec.rabbitmq.defaultQueueType"},
+      {{{"rabbitmq", {{"additionalConfig", 5}}}}, "spec.rabbitmq.additionalConfig"},
+      {{{"mqtt", {{"enabled", "on"}}}}, "spec.mqtt.enabled"},
+      {{{"mqtt", {{"port", 0}}}}, "spec.mqtt.port"},
+      {{{"mqtt", {{"port", 70000}}}}, "spec.mqtt.port"},
+      {{{"mqtt", {{"enabled", true}, {"port", 5672}}}}, "mqtt.port must not collide"},
+      {{{"service", {{"type", "ExternalName"}}}}, "spec.service.type"},
+      {{{"service", {{"annotations", {{"a", 1}}}}}}, "spec.service.annotations.a"},
+      {{{"nodeSelector", {{"kubernetes.io/arch", 64}}}}, "spec.nodeSelector.kubernetes.io/arch"},
+      {{{"tolerations", "all"}}, "spec.tolerations"},
+      {{{"tls", json::object()}}, "spec.tls.secretName"},
+      {{{"tls", {{"secretName", ""}}}}, "spec.tls.secretName"},
+      {{{"secrets", {{"erlangCookieSecretName", ""}}}}, "spec.secrets.erlangCookieSecretName"},
+      {{{"secrets", {{"defaultUserSecretName", 3}}}}, "spec.secrets.defaultUserSecretName"},
+      {{{"failover", {{"policy", "Sometimes"}}}}, "spec.failover.policy"},
+      {{{"failover", {{"unhealthyAfterSeconds", 0}}}}, "spec.failover.unhealthyAfterSeconds"},
+      {{{"failover", {{"unhealthyAfterSeconds", "5s"}}}}, "spec.failover.unhealthyAfterSeconds"},
+      {{{"terminationGracePeriodSeconds", -1}}, "spec.terminationGracePeriodSeconds"},
+  };
+  ASSERT_GE(cases.size(), 30u);
+  int i = 0;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.spec.dump());
+    auto created = createCluster("bad-" + std::to_string(i++), c.spec);
+    ASSERT_FALSE(created.ok()) << "accepted an invalid BrokerCluster";
+    EXPECT_TRUE(created.error().isInvalid()) << created.error().describe();
+    EXPECT_THAT(created.error().message, HasSubstr(c.field));
+  }
+  // Immutable fields are refused on update, naming the field.
+  ASSERT_TRUE(createCluster("immutable", {{"persistence", {{"storageClassName", "kwok-volume"}}}}).ok());
+  auto changed = patchSpec("immutable", {{"spec", {{"persistence", {{"storageClassName", "other"}}}}}});
+  ASSERT_FALSE(changed.ok());
+  EXPECT_THAT(changed.error().message, HasSubstr("persistence.storageClassName is immutable"));
+}
+
+}  // namespace
+}  // namespace warren::controllers
