@@ -3,6 +3,8 @@
 // restart without writes, pause, a missing cookie, deletion by the garbage
 // collector, and invalid CRs rejected by the CRD schema.
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <set>
 #include <sstream>
@@ -204,6 +206,26 @@ TEST_F(BrokerClusterIntegrationTest, LifecycleFromCreateToGarbageCollection) {
            get(kube::resources::configMaps(), "life-config").is_null() && get(kube::resources::secrets(), "life-default-user").is_null() &&
            get(kube::resources::podDisruptionBudgets(), "life").is_null();
   }, 90s)) << "children left behind after deleting the BrokerCluster";
+}
+
+TEST_F(BrokerClusterIntegrationTest, EveryExampleBecomesReady) {
+  RunningManager manager(ns());
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(std::getenv("WARREN_ROOT")) + "/examples")) {
+    if (entry.path().filename() != "broker-cluster.yaml") continue;
+    const std::string command = std::string(std::getenv("WARREN_KUBECTL")) + " --kubeconfig " +
+                                std::getenv("WARREN_TEST_KUBECONFIG") + " apply -n " + ns() + " -f " +
+                                entry.path().string() + " -o jsonpath='{.metadata.name}' > " +
+                                ::testing::TempDir() + "example-name";
+    ASSERT_EQ(std::system(command.c_str()), 0) << entry.path();
+    std::ifstream in(::testing::TempDir() + "example-name");
+    names.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  ASSERT_GE(names.size(), 2u);
+  for (const auto& name : names) {
+    EXPECT_TRUE(eventually([&] { return condition(name, "AllReplicasReady") == "True"; }, 90s)) << name;
+    EXPECT_EQ(condition(name, "ReconcileSuccess"), "True") << name;
+  }
 }
 
 TEST_F(BrokerClusterIntegrationTest, AnExistingCookieSecretIsKeptByteForByte) {
