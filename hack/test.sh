@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds warren and the local
 # control plane (cached after the first run), starts the control plane if it
-# is not up, and runs every test through ctest: unit tests, then integration
-# tests against the real kube-apiserver. Fails when a test fails or when no
+# is not up, and runs every test through ctest: unit tests, integration tests
+# against the real kube-apiserver, and data-plane tests with real RabbitMQ. Fails when a test fails or when no
 # test ran. A cluster this script started is stopped again at the end unless
 # WARREN_KEEP_CLUSTER=1.
 set -euo pipefail
