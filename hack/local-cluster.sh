@@ -198,8 +198,8 @@ metadata:
     kubernetes.io/arch: $([[ $((i % 2)) == 0 ]] && echo amd64 || echo arm64)
     topology.kubernetes.io/zone: zone-$i
 status:
-  allocatable: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
-  capacity: {cpu: \"32\", memory: 256Gi, pods: \"110\"}
+  allocatable: {cpu: \"512\", memory: 4Ti, pods: \"500\"}
+  capacity: {cpu: \"512\", memory: 4Ti, pods: \"500\"}
 "
   done
   printf '%s' "$manifest" | kubectl apply -f - >/dev/null

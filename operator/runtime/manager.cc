@@ -23,10 +23,27 @@ Manager::~Manager() {
   http_.stop();
 }
 
-void Manager::instrument(kube::Client& client) {
-  auto& requests = metrics::registry().counter(
+namespace {
+
+metrics::Family<metrics::Counter>& apiRequests() {
+  return metrics::registry().counter(
       "rest_client_requests_total", "API requests by verb and HTTP status code (0: no response).",
       {"verb", "code"});
+}
+
+}  // namespace
+
+double Manager::apiWrites() {
+  double total = 0;
+  apiRequests().forEach([&total](const metrics::LabelValues& labels, const metrics::Counter& counter) {
+    const std::string& verb = labels.at(0);
+    if (verb != "get" && verb != "list" && verb != "watch") total += counter.value();
+  });
+  return total;
+}
+
+void Manager::instrument(kube::Client& client) {
+  auto& requests = apiRequests();
   auto& latency = metrics::registry().histogram(
       "rest_client_request_duration_seconds", "API request latency by verb.", {"verb"},
       metrics::latencyBuckets());

@@ -35,6 +35,9 @@ class Manager {
   // Records API requests by verb and code on `client` (done for the
   // manager's own client; call for others).
   static void instrument(kube::Client& client);
+  // API write requests (every verb but get, list and watch) made so far by
+  // instrumented clients, from the rest_client_requests_total metric.
+  static double apiWrites();
 
   std::shared_ptr<Informer> addInformer(InformerOptions options);
   void addController(std::shared_ptr<Controller> controller);

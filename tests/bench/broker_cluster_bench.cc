@@ -12,27 +12,13 @@
 #include "api/broker_cluster.h"
 #include "common/log.h"
 #include "controllers/broker_cluster_controller.h"
-#include "kube/client_config.h"
+#include "bench_cluster.h"
 #include "runtime/manager.h"
 #include "runtime/metrics.h"
 
 namespace {
 
 using json = nlohmann::json;
-
-double apiWrites() {
-  std::istringstream lines(warren::metrics::registry().render());
-  double total = 0;
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("rest_client_requests_total{", 0) != 0) continue;
-    if (line.find("verb=\"get\"") != std::string::npos || line.find("verb=\"list\"") != std::string::npos ||
-        line.find("verb=\"watch\"") != std::string::npos) {
-      continue;
-    }
-    total += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return total;
-}
 
 }  // namespace
 
@@ -45,24 +31,19 @@ int main(int argc, char** argv) {
   const int count = argc > 1 ? std::atoi(argv[1]) : 100;
   const int idle_seconds = argc > 2 ? std::atoi(argv[2]) : 300;
   warren::log::configure(warren::log::Level::kWarn, warren::log::Format::kText);
-  auto config = warren::kube::loadKubeconfig({kubeconfig});
-  warren::kube::ClientOptions options;
-  options.qps = -1;
-  auto client = *warren::kube::Client::fromConfig(*config, options);
-  const std::string ns = "bench-bc-" + std::to_string(getpid());
-  (void)client->create(warren::kube::resources::namespaces(), "",
-                       {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}, {});
+  auto client = warren::bench::unlimitedClient(kubeconfig);
+  const std::string ns = warren::bench::createNamespace(*client, "bench-bc");
 
   warren::runtime::ManagerOptions manager_options;
   manager_options.http_address = "";
-  auto operator_client = *warren::kube::Client::fromConfig(*config, options);
+  auto operator_client = warren::bench::unlimitedClient(kubeconfig);
   warren::runtime::Manager manager(operator_client, manager_options);
   warren::controllers::addBrokerClusterController(manager, ns, 4);
   warren::kube::Cancellation stop;
   std::thread runner([&] { manager.run(stop); });
   while (!manager.ready()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
 
-  const double writes_at_start = apiWrites();
+  const double writes_at_start = warren::runtime::Manager::apiWrites();
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < count; ++i) {
     (void)client->create(warren::api::brokerClusters(), ns,
@@ -93,11 +74,11 @@ int main(int argc, char** argv) {
   std::cout << "all " << count << " clusters Ready after "
             << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() << " s" << std::endl;
   std::this_thread::sleep_for(std::chrono::seconds(5));
-  const double writes_settled = apiWrites();
+  const double writes_settled = warren::runtime::Manager::apiWrites();
   std::cout << "API writes by the operator: " << (writes_settled - writes_at_start) << " in total, "
             << (writes_settled - writes_at_start) / count << " per cluster (children, secrets, status updates)\n";
   std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
-  std::cout << "API writes while left alone for " << idle_seconds << " s: " << (apiWrites() - writes_settled) << "\n";
+  std::cout << "API writes while left alone for " << idle_seconds << " s: " << (warren::runtime::Manager::apiWrites() - writes_settled) << "\n";
   stop.cancel();
   runner.join();
   (void)client->remove(warren::kube::resources::namespaces(), "", ns, {});

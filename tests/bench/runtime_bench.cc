@@ -8,7 +8,7 @@
 #include <thread>
 #include <unistd.h>
 
-#include "kube/client_config.h"
+#include "bench_cluster.h"
 #include "mirror_controller.h"
 #include "runtime/informer.h"
 #include "runtime/manager.h"
@@ -50,13 +50,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const int objects = argc > 1 ? std::atoi(argv[1]) : 10000;
-  auto config = warren::kube::loadKubeconfig({kubeconfig});
-  warren::kube::ClientOptions options;
-  options.qps = -1;
-  auto client = *warren::kube::Client::fromConfig(*config, options);
-  const std::string ns = "bench-" + std::to_string(getpid());
-  (void)client->create(warren::kube::resources::namespaces(), "",
-                       {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}, {});
+  auto client = warren::bench::unlimitedClient(kubeconfig);
+  const std::string ns = warren::bench::createNamespace(*client, "bench");
 
   auto start = std::chrono::steady_clock::now();
   createMany(*client, ns, "cm-", objects, {{"bench", "memory"}});

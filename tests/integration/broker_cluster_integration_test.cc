@@ -29,22 +29,6 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using testing::LiveClusterTest;
 
-// API writes made by instrumented (manager) clients so far.
-double apiWrites() {
-  const std::string text = metrics::registry().render();
-  double total = 0;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("rest_client_requests_total{", 0) != 0) continue;
-    if (line.find("verb=\"get\"") != std::string::npos || line.find("verb=\"list\"") != std::string::npos ||
-        line.find("verb=\"watch\"") != std::string::npos) {
-      continue;
-    }
-    total += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return total;
-}
-
 class RunningManager {
  public:
   explicit RunningManager(const std::string& ns) {
@@ -172,11 +156,11 @@ TEST_F(BrokerClusterIntegrationTest, LifecycleFromCreateToGarbageCollection) {
   // cluster left alone causes no writes.
   std::this_thread::sleep_for(2s);
   manager.reset();
-  const double writes_before = apiWrites();
+  const double writes_before = runtime::Manager::apiWrites();
   manager = std::make_unique<RunningManager>(ns());
   ASSERT_TRUE(eventually([&] { return manager->ready(); }, 30s));
   std::this_thread::sleep_for(5s);
-  EXPECT_EQ(apiWrites(), writes_before) << "a restarted operator wrote to a cluster in steady state";
+  EXPECT_EQ(runtime::Manager::apiWrites(), writes_before) << "a restarted operator wrote to a cluster in steady state";
   EXPECT_EQ(get(kube::resources::secrets(), "life-erlang-cookie")["data"], cookie["data"]);
   EXPECT_EQ(get(kube::resources::secrets(), "life-default-user")["data"], user["data"]);
 

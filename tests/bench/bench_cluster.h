@@ -1,0 +1,42 @@
+// Shared set-up of the benchmarks that run against the local control plane.
+#pragma once
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "kube/client.h"
+#include "kube/client_config.h"
+
+namespace warren::bench {
+
+// An admin client without a client-side rate limit (the benchmarks measure
+// warren, not the limiter); exits when the kubeconfig is unusable.
+inline std::shared_ptr<kube::Client> unlimitedClient(const char* kubeconfig) {
+  auto config = kube::loadKubeconfig({kubeconfig});
+  if (!config) {
+    std::cerr << config.error().message << "\n";
+    std::exit(2);
+  }
+  kube::ClientOptions options;
+  options.qps = -1;
+  auto client = kube::Client::fromConfig(*config, options);
+  if (!client) {
+    std::cerr << client.error().message << "\n";
+    std::exit(2);
+  }
+  return *client;
+}
+
+// Creates a fresh namespace "<prefix>-<pid>" and returns its name.
+inline std::string createNamespace(kube::Client& client, const std::string& prefix) {
+  const std::string ns = prefix + "-" + std::to_string(getpid());
+  (void)client.create(kube::resources::namespaces(), "",
+                      {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}}, {});
+  return ns;
+}
+
+}  // namespace warren::bench
