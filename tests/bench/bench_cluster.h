@@ -13,9 +13,15 @@
 
 namespace warren::bench {
 
-// An admin client without a client-side rate limit (the benchmarks measure
-// warren, not the limiter); exits when the kubeconfig is unusable.
-inline std::shared_ptr<kube::Client> unlimitedClient(const char* kubeconfig) {
+// An admin client for $WARREN_TEST_KUBECONFIG without a client-side rate
+// limit (the benchmarks measure warren, not the limiter); exits when the
+// kubeconfig is missing or unusable.
+inline std::shared_ptr<kube::Client> unlimitedClient() {
+  const char* kubeconfig = std::getenv("WARREN_TEST_KUBECONFIG");
+  if (kubeconfig == nullptr) {
+    std::cerr << "set WARREN_TEST_KUBECONFIG (hack/local-cluster.sh kubeconfig)\n";
+    std::exit(2);
+  }
   auto config = kube::loadKubeconfig({kubeconfig});
   if (!config) {
     std::cerr << config.error().message << "\n";

@@ -23,20 +23,15 @@ using json = nlohmann::json;
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* kubeconfig = std::getenv("WARREN_TEST_KUBECONFIG");
-  if (kubeconfig == nullptr) {
-    std::cerr << "set WARREN_TEST_KUBECONFIG (hack/local-cluster.sh kubeconfig)\n";
-    return 2;
-  }
   const int count = argc > 1 ? std::atoi(argv[1]) : 100;
   const int idle_seconds = argc > 2 ? std::atoi(argv[2]) : 300;
   warren::log::configure(warren::log::Level::kWarn, warren::log::Format::kText);
-  auto client = warren::bench::unlimitedClient(kubeconfig);
+  auto client = warren::bench::unlimitedClient();
   const std::string ns = warren::bench::createNamespace(*client, "bench-bc");
 
   warren::runtime::ManagerOptions manager_options;
   manager_options.http_address = "";
-  auto operator_client = warren::bench::unlimitedClient(kubeconfig);
+  auto operator_client = warren::bench::unlimitedClient();
   warren::runtime::Manager manager(operator_client, manager_options);
   warren::controllers::addBrokerClusterController(manager, ns, 4);
   warren::kube::Cancellation stop;

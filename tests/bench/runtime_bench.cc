@@ -44,13 +44,8 @@ void createMany(warren::kube::Client& client, const std::string& ns, const std::
 }  // namespace
 
 int main(int argc, char** argv) {
-  const char* kubeconfig = std::getenv("WARREN_TEST_KUBECONFIG");
-  if (kubeconfig == nullptr) {
-    std::cerr << "set WARREN_TEST_KUBECONFIG (hack/local-cluster.sh kubeconfig)\n";
-    return 2;
-  }
   const int objects = argc > 1 ? std::atoi(argv[1]) : 10000;
-  auto client = warren::bench::unlimitedClient(kubeconfig);
+  auto client = warren::bench::unlimitedClient();
   const std::string ns = warren::bench::createNamespace(*client, "bench");
 
   auto start = std::chrono::steady_clock::now();
