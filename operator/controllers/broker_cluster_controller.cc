@@ -6,7 +6,10 @@
 
 #include "builders/broker_cluster_children.h"
 #include "common/log.h"
+#include "failover/node_health.h"
 #include "kube/tls_material.h"
+#include "kube/token_source.h"
+#include "runtime/metrics.h"
 #include "runtime/object_helpers.h"
 
 namespace warren::controllers {
@@ -168,7 +171,9 @@ Status BrokerClusterReconciler::applyChild(const api::BrokerCluster& cluster, co
   return applied.error();
 }
 
-json BrokerClusterReconciler::observedStatus(const api::BrokerCluster& cluster, const Outcome& outcome) const {
+BrokerClusterReconciler::Observed BrokerClusterReconciler::observe(const api::BrokerCluster& cluster,
+                                                                   const Outcome& outcome) const {
+  Observed observed;
   json status = cluster.status.is_object() ? cluster.status : json::object();
   status["observedGeneration"] = cluster.generation;
   status["selector"] = labelSelector(cluster.selectorLabels());
@@ -178,48 +183,99 @@ json BrokerClusterReconciler::observedStatus(const api::BrokerCluster& cluster, 
   if (cluster.spec.mqtt_enabled) endpoints["mqtt"] = cluster.serviceHost() + ":" + std::to_string(cluster.spec.mqtt_port);
   status["endpoints"] = endpoints;
 
-  // Nodes from the cached pods, by ordinal.
-  std::vector<std::pair<int, runtime::ObjectPtr>> pods;
+  // What the informers saw of each broker pod and the Node it runs on.
+  std::map<int, runtime::ObjectPtr> pods;
   for (const auto& pod : informers_.pods->store().byIndex(runtime::kNamespaceIndex, cluster.ns)) {
     if (pod->value("/metadata/labels"_json_pointer, json::object()).value(api::kClusterLabel, "") != cluster.name) continue;
     const int ordinal = ordinalOf(pod->value("/metadata/name"_json_pointer, std::string()));
-    if (ordinal >= 0) pods.emplace_back(ordinal, pod);
+    if (ordinal >= 0) pods[ordinal] = pod;
   }
-  std::sort(pods.begin(), pods.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  const auto now = failover::Clock::now();
+  const auto debounce = std::chrono::seconds(cluster.spec.unhealthy_after_seconds);
+  const int count = std::max(cluster.spec.replicas, pods.empty() ? 0 : pods.rbegin()->first + 1);
+  std::vector<failover::NodeHealth> health;
   json nodes = json::array();
   int ready = 0;
-  std::string first_ready;
-  bool active_ready = false;
-  const std::string active = status.value("activeNode", "");
-  for (const auto& [ordinal, pod] : pods) {
-    const json* condition = podReadyCondition(*pod);
-    const bool is_ready = condition != nullptr && condition->value("status", "") == "True" &&
-                          !pod->contains("/metadata/deletionTimestamp"_json_pointer);
-    json node = {{"name", cluster.nodeName(ordinal)}, {"pod", (*pod)["metadata"]["name"]}, {"ready", is_ready}};
-    if (condition != nullptr && condition->contains("lastTransitionTime")) node["since"] = (*condition)["lastTransitionTime"];
-    nodes.push_back(node);
-    if (is_ready) {
-      ++ready;
-      if (first_ready.empty()) first_ready = cluster.nodeName(ordinal);
-      if (cluster.nodeName(ordinal) == active) active_ready = true;
+  for (int ordinal = 0; ordinal < count; ++ordinal) {
+    failover::NodeObservation seen;
+    seen.ordinal = ordinal;
+    json node = {{"name", cluster.nodeName(ordinal)}, {"pod", cluster.podName(ordinal)}};
+    if (auto it = pods.find(ordinal); it != pods.end()) {
+      const json& pod = *it->second;
+      seen.pod_exists = true;
+      const json* condition = podReadyCondition(pod);
+      seen.pod_ready = condition != nullptr && condition->value("status", "") == "True";
+      if (condition != nullptr && condition->contains("lastTransitionTime")) {
+        node["since"] = (*condition)["lastTransitionTime"];
+        if (auto at = kube::parseRfc3339((*condition)["lastTransitionTime"].get<std::string>())) seen.ready_changed_at = *at;
+      } else if (auto created = kube::parseRfc3339(pod.value("/metadata/creationTimestamp"_json_pointer, std::string()))) {
+        seen.ready_changed_at = *created;
+      }
+      seen.pod_failed = pod.value("/status/phase"_json_pointer, std::string()) == "Failed";
+      seen.pod_terminating = pod.contains("/metadata/deletionTimestamp"_json_pointer);
+      const std::string host = pod.value("/spec/nodeName"_json_pointer, std::string());
+      if (!host.empty() && informers_.nodes) {
+        if (auto k8s_node = informers_.nodes->store().get(host)) {
+          const json conditions = k8s_node->value("/status/conditions"_json_pointer, json::array());
+          const json* node_ready = runtime::findCondition(conditions, "Ready");
+          seen.host_not_ready = node_ready != nullptr && node_ready->value("status", "") != "True";
+        }
+      }
     }
+    const auto assessed = failover::assessNode(seen, debounce, now);
+    node["ready"] = assessed.ready;
+    node["healthy"] = assessed.healthy;
+    node["reason"] = assessed.reason;
+    if (assessed.ready) ++ready;
+    if (assessed.recheck_at) {
+      const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*assessed.recheck_at - now) +
+                        std::chrono::milliseconds(50);
+      if (!observed.recheck_after || wait < *observed.recheck_after) observed.recheck_after = wait;
+    }
+    if (ordinal < cluster.spec.replicas) health.push_back(assessed);
+    nodes.push_back(node);
   }
   status["nodes"] = nodes;
   status["replicas"] = static_cast<int>(pods.size());
   status["readyReplicas"] = ready;
-  // Sticky: keep the active node while it is ready (failover refines this).
-  if (!active_ready && !first_ready.empty()) status["activeNode"] = first_ready;
+
+  // The active node: sticky while healthy, else the lowest-ordinal Ready one.
+  std::optional<int> current;
+  const std::string active = status.value("activeNode", "");
+  for (int ordinal = 0; ordinal < count && !active.empty(); ++ordinal) {
+    if (cluster.nodeName(ordinal) == active) current = ordinal;
+  }
+  const auto policy = cluster.spec.failover_policy == "Manual" ? failover::FailoverPolicy::kManual
+                                                               : failover::FailoverPolicy::kAutomatic;
+  const auto decision = failover::chooseActiveNode(current, health, policy);
+  if (decision.active) status["activeNode"] = cluster.nodeName(*decision.active);
+  if (decision.moved) {
+    status["lastFailover"] = {{"from", active},
+                              {"to", cluster.nodeName(*decision.active)},
+                              {"reason", decision.reason},
+                              {"time", runtime::formatTime(now)}};
+    observed.rerouted = std::make_pair(active, cluster.nodeName(*decision.active));
+  }
 
   json conditions = status.value("conditions", json::array());
   const long long generation = cluster.generation;
   const int desired = cluster.spec.replicas;
+  const std::string counted = std::to_string(ready) + "/" + std::to_string(desired) + " nodes ready";
   runtime::setCondition(conditions,
-                        ready >= desired ? Condition{"AllReplicasReady", "True", "AllPodsReady", std::to_string(ready) + "/" + std::to_string(desired) + " nodes ready"}
-                                         : Condition{"AllReplicasReady", "False", "NotAllPodsReady", std::to_string(ready) + "/" + std::to_string(desired) + " nodes ready"},
+                        ready >= desired ? Condition{"AllReplicasReady", "True", "AllPodsReady", counted}
+                                         : Condition{"AllReplicasReady", "False", "NotAllPodsReady", counted},
                         generation);
   runtime::setCondition(conditions,
                         ready > 0 ? Condition{"ClusterAvailable", "True", "Available", "at least one node is ready"}
                                   : Condition{"ClusterAvailable", "False", "Unavailable", "no node is ready"},
+                        generation);
+  runtime::setCondition(conditions,
+                        decision.no_healthy_node
+                            ? Condition{"NoHealthyNode", "True", "NoHealthyNode",
+                                        "no broker node is healthy; clients are left pointing at " +
+                                            (active.empty() ? std::string("no node") : active) +
+                                            " until one recovers"}
+                            : Condition{"NoHealthyNode", "False", "HealthyNodeAvailable", "at least one node is healthy"},
                         generation);
   runtime::setCondition(conditions,
                         {"ReconcileSuccess", outcome.reconcile_ok ? "True" : "False", outcome.reconcile_reason, outcome.reconcile_message},
@@ -228,7 +284,8 @@ json BrokerClusterReconciler::observedStatus(const api::BrokerCluster& cluster, 
                         {"Degraded", outcome.degraded ? "True" : "False", outcome.degraded_reason, outcome.degraded_message},
                         generation);
   status["conditions"] = conditions;
-  return status;
+  observed.status = std::move(status);
+  return observed;
 }
 
 Status BrokerClusterReconciler::writeStatus(const api::BrokerCluster& cluster, const json& status) {
@@ -298,8 +355,21 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
   } else {
     outcome.fail("Degraded", outcome.degraded_message);
   }
-  if (auto written = writeStatus(cluster, observedStatus(cluster, outcome)); !written) return written.error();
-  return runtime::ReconcileResult{};
+  const Observed observed = observe(cluster, outcome);
+  if (auto written = writeStatus(cluster, observed.status); !written) return written.error();
+  if (observed.rerouted) {
+    metrics::registry()
+        .counter("warren_failovers_total", "Active-node moves, per BrokerCluster.", {"namespace", "cluster"})
+        .with({cluster.ns, cluster.name})
+        .inc();
+    events_->record(cluster.raw, "Normal", "Rerouted",
+                    "active node moved from " + observed.rerouted->first + " to " + observed.rerouted->second);
+    log::info("active node moved", {log::Field("cluster", request.key()), log::Field("from", observed.rerouted->first),
+                                    log::Field("to", observed.rerouted->second)});
+  }
+  runtime::ReconcileResult result;
+  result.requeue_after = observed.recheck_after;
+  return result;
 }
 
 void addBrokerClusterController(runtime::Manager& manager, const std::string& ns, int workers) {
@@ -315,7 +385,17 @@ void addBrokerClusterController(runtime::Manager& manager, const std::string& ns
       informer(kube::resources::services(), owned),
       informer(kube::resources::configMaps(), owned),
       informer(kube::resources::podDisruptionBudgets(), owned),
-      informer(kube::resources::pods(), owned)};
+      informer(kube::resources::pods(), owned),
+      nullptr};
+  {
+    runtime::InformerOptions nodes{kube::resources::nodes(), "", "", "", true, {}};
+    nodes.watcher.name = "nodes";
+    informers.nodes = manager.addInformer(nodes);
+  }
+  informers.pods->addIndex("node", [](const json& pod) {
+    const std::string host = pod.value("/spec/nodeName"_json_pointer, std::string());
+    return host.empty() ? std::vector<std::string>{} : std::vector<std::string>{host};
+  });
   auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
   auto reconciler = std::make_shared<BrokerClusterReconciler>(manager.client(), informers, events);
   runtime::ControllerOptions options;
@@ -330,6 +410,16 @@ void addBrokerClusterController(runtime::Manager& manager, const std::string& ns
     const std::string cluster = pod.value("/metadata/labels"_json_pointer, json::object()).value(api::kClusterLabel, "");
     if (cluster.empty()) return std::vector<runtime::Request>{};
     return std::vector<runtime::Request>{{pod.value("/metadata/namespace"_json_pointer, std::string()), cluster}};
+  });
+  // A Node going NotReady affects the clusters with a broker pod on it.
+  auto pods = informers.pods;
+  controller->watchMapped(*informers.nodes, [pods](const json& node) {
+    std::vector<runtime::Request> requests;
+    for (const auto& pod : pods->store().byIndex("node", node.value("/metadata/name"_json_pointer, std::string()))) {
+      requests.push_back({pod->value("/metadata/namespace"_json_pointer, std::string()),
+                          pod->value("/metadata/labels"_json_pointer, json::object()).value(api::kClusterLabel, "")});
+    }
+    return requests;
   });
   manager.addController(controller);
 }

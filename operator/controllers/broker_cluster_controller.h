@@ -5,7 +5,10 @@
 // writes at all.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <optional>
+#include <utility>
 #include <memory>
 #include <string>
 
@@ -24,7 +27,7 @@ std::string randomAlphanumeric(size_t length);
 class BrokerClusterReconciler : public runtime::Reconciler {
  public:
   struct Informers {
-    std::shared_ptr<runtime::Informer> clusters, stateful_sets, services, config_maps, pdbs, pods;
+    std::shared_ptr<runtime::Informer> clusters, stateful_sets, services, config_maps, pdbs, pods, nodes;
   };
   BrokerClusterReconciler(std::shared_ptr<kube::Client> client, Informers informers,
                           std::shared_ptr<runtime::EventRecorder> events, RandomSource random = randomAlphanumeric);
@@ -37,7 +40,12 @@ class BrokerClusterReconciler : public runtime::Reconciler {
   Status applyChild(const api::BrokerCluster& cluster, const kube::ResourceType& type,
                     const std::shared_ptr<runtime::Informer>& cache, const nlohmann::json& desired,
                     Outcome& outcome);
-  nlohmann::json observedStatus(const api::BrokerCluster& cluster, const Outcome& outcome) const;
+  struct Observed {
+    nlohmann::json status;
+    std::optional<std::chrono::milliseconds> recheck_after;  // a debounce window ends
+    std::optional<std::pair<std::string, std::string>> rerouted;  // from, to
+  };
+  Observed observe(const api::BrokerCluster& cluster, const Outcome& outcome) const;
   Status writeStatus(const api::BrokerCluster& cluster, const nlohmann::json& status);
 
   std::shared_ptr<kube::Client> client_;

@@ -212,6 +212,64 @@ TEST_F(BrokerClusterIntegrationTest, EveryExampleBecomesReady) {
   }
 }
 
+// Marks a pod Ready or not through the status subresource, as the kubelet would.
+Status setPodReady(kube::Client& client, const std::string& ns, const std::string& pod, bool ready) {
+  const std::string status = ready ? "True" : "False";
+  const std::string now = runtime::formatTime(std::chrono::system_clock::now());
+  auto patched = client.patchStatus(kube::resources::pods(), ns, pod, kube::PatchType::kStrategicMerge,
+                              {{"status", {{"conditions", {{{"type", "Ready"}, {"status", status}, {"lastTransitionTime", now}},
+                                                           {{"type", "ContainersReady"}, {"status", status}, {"lastTransitionTime", now}}}}}}},
+                              {});
+  if (!patched) return patched.error();
+  return okStatus();
+}
+
+TEST_F(BrokerClusterIntegrationTest, ActiveNodeFailsOverStaysAndWaitsWhenAllAreDown) {
+  RunningManager manager(ns());
+  ASSERT_TRUE(createCluster("fo", {{"replicas", 3}, {"failover", {{"unhealthyAfterSeconds", 2}}}}).ok());
+  ASSERT_TRUE(eventually([&] { return condition("fo", "AllReplicasReady") == "True"; }, 90s));
+  const std::string node0 = "rabbit@fo-server-0.fo-nodes." + ns();
+  const std::string node1 = "rabbit@fo-server-1.fo-nodes." + ns();
+  ASSERT_EQ(get(api::brokerClusters(), "fo")["status"]["activeNode"], node0);
+
+  // The active pod goes NotReady: after the debounce, node 1 takes over.
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(setPodReady(client(), ns(), "fo-server-0", false).ok());
+  ASSERT_TRUE(eventually([&] { return get(api::brokerClusters(), "fo")["status"]["activeNode"] == node1; }, 30s));
+  std::cout << "active node moved " << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+            << " s after the pod went NotReady (debounce 2 s)" << std::endl;
+  const json status = get(api::brokerClusters(), "fo")["status"];
+  EXPECT_EQ(status["lastFailover"]["from"], node0);
+  EXPECT_EQ(status["lastFailover"]["to"], node1);
+  EXPECT_EQ(status["lastFailover"]["reason"], "PodNotReady");
+  EXPECT_EQ(status["nodes"][0]["healthy"], false);
+  kube::ListOptions by_reason;
+  by_reason.field_selector = "reason=Rerouted";
+  EXPECT_TRUE(eventually([&] {
+    auto events = client().list(kube::resources::events(), ns(), by_reason);
+    return events && (*events)["items"].size() == 1;
+  }, 10s)) << "expected exactly one Rerouted Event";
+
+  // Node 0 recovers: nothing moves back.
+  ASSERT_TRUE(setPodReady(client(), ns(), "fo-server-0", true).ok());
+  ASSERT_TRUE(eventually([&] { return get(api::brokerClusters(), "fo")["status"]["nodes"][0]["ready"] == true; }, 30s));
+  std::this_thread::sleep_for(3s);
+  EXPECT_EQ(get(api::brokerClusters(), "fo")["status"]["activeNode"], node1);
+
+  // Every pod down: the active node stays as it is and NoHealthyNode says why.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(setPodReady(client(), ns(), "fo-server-" + std::to_string(i), false).ok());
+  ASSERT_TRUE(eventually([&] { return condition("fo", "NoHealthyNode") == "True"; }, 30s));
+  EXPECT_EQ(get(api::brokerClusters(), "fo")["status"]["activeNode"], node1);
+  EXPECT_EQ(condition("fo", "ClusterAvailable"), "False");
+
+  // A node recovers: it is used at once.
+  ASSERT_TRUE(setPodReady(client(), ns(), "fo-server-2", true).ok());
+  EXPECT_TRUE(eventually([&] {
+    return get(api::brokerClusters(), "fo")["status"]["activeNode"] == "rabbit@fo-server-2.fo-nodes." + ns();
+  }, 30s));
+  EXPECT_EQ(condition("fo", "NoHealthyNode"), "False");
+}
+
 TEST_F(BrokerClusterIntegrationTest, AnExistingCookieSecretIsKeptByteForByte) {
   const std::string cookie = std::string("pre-existing-cookie-") + std::string(30, 'x');
   ASSERT_TRUE(client().create(kube::resources::secrets(), ns(),
