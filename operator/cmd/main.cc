@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "kube/client.h"
 #include "kube/client_config.h"
+#include "controllers/broker_binding_controller.h"
 #include "controllers/broker_cluster_controller.h"
 #include "runtime/manager.h"
 
@@ -123,6 +124,8 @@ int main(int argc, char** argv) {
   manager_options.leader_election.identity = hostIdentity();
   warren::runtime::Manager manager(*client, manager_options);
   warren::controllers::addBrokerClusterController(manager, options->watch_namespace,
+                                                  options->max_concurrent_reconciles);
+  warren::controllers::addBrokerBindingController(manager, options->watch_namespace,
                                                   options->max_concurrent_reconciles);
 
   auto version = waitForApiServer(**client, config->server);

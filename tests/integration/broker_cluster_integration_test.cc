@@ -16,6 +16,7 @@
 #include "api/broker_cluster.h"
 #include "controllers/broker_cluster_controller.h"
 #include "live_cluster.h"
+#include "running_operator.h"
 #include "runtime/manager.h"
 #include "runtime/metrics.h"
 #include "kube/tls_material.h"
@@ -29,40 +30,11 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using testing::LiveClusterTest;
 
-class RunningManager {
- public:
-  explicit RunningManager(const std::string& ns) {
-    runtime::ManagerOptions options;
-    options.http_address = "";
-    manager_ = std::make_unique<runtime::Manager>(LiveClusterTest::newAdminClient(), options);
-    addBrokerClusterController(*manager_, ns, 2);
-    thread_ = std::thread([this] { exit_code_ = manager_->run(stop_); });
-  }
-  ~RunningManager() {
-    stop_.cancel();
-    if (thread_.joinable()) thread_.join();
-  }
-  bool ready() const { return manager_->ready(); }
-
- private:
-  std::unique_ptr<runtime::Manager> manager_;
-  kube::Cancellation stop_;
-  std::thread thread_;
-  int exit_code_ = -1;
-};
+using RunningManager = testing::RunningOperator;
 
 class BrokerClusterIntegrationTest : public LiveClusterTest {
  protected:
-  static void SetUpTestSuite() {
-    const char* root = std::getenv("WARREN_ROOT");
-    const char* kubectl = std::getenv("WARREN_KUBECTL");
-    ASSERT_TRUE(root && kubectl) << "run through hack/test.sh (WARREN_ROOT, WARREN_KUBECTL)";
-    const std::string command = std::string(kubectl) + " --kubeconfig " + std::getenv("WARREN_TEST_KUBECONFIG") +
-                                " apply --server-side --force-conflicts -f " + root + "/crds/ >/dev/null";
-    ASSERT_EQ(std::system(command.c_str()), 0);
-    auto client = newAdminClient();
-    ASSERT_TRUE(eventually([&] { return client->list(api::brokerClusters(), "default", {}).ok(); }));
-  }
+  static void SetUpTestSuite() { testing::installCrds(); }
 
   Result<json> createCluster(const std::string& name, const json& spec) {
     return client().create(api::brokerClusters(), ns(),
@@ -212,18 +184,6 @@ TEST_F(BrokerClusterIntegrationTest, EveryExampleBecomesReady) {
   }
 }
 
-// Marks a pod Ready or not through the status subresource, as the kubelet would.
-Status setPodReady(kube::Client& client, const std::string& ns, const std::string& pod, bool ready) {
-  const std::string status = ready ? "True" : "False";
-  const std::string now = runtime::formatTime(std::chrono::system_clock::now());
-  auto patched = client.patchStatus(kube::resources::pods(), ns, pod, kube::PatchType::kStrategicMerge,
-                              {{"status", {{"conditions", {{{"type", "Ready"}, {"status", status}, {"lastTransitionTime", now}},
-                                                           {{"type", "ContainersReady"}, {"status", status}, {"lastTransitionTime", now}}}}}}},
-                              {});
-  if (!patched) return patched.error();
-  return okStatus();
-}
-
 TEST_F(BrokerClusterIntegrationTest, ActiveNodeFailsOverStaysAndWaitsWhenAllAreDown) {
   RunningManager manager(ns());
   ASSERT_TRUE(createCluster("fo", {{"replicas", 3}, {"failover", {{"unhealthyAfterSeconds", 2}}}}).ok());
@@ -234,7 +194,7 @@ TEST_F(BrokerClusterIntegrationTest, ActiveNodeFailsOverStaysAndWaitsWhenAllAreD
 
   // The active pod goes NotReady: after the debounce, node 1 takes over.
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(setPodReady(client(), ns(), "fo-server-0", false).ok());
+  ASSERT_TRUE(testing::setPodReady(client(), ns(), "fo-server-0", false).ok());
   ASSERT_TRUE(eventually([&] { return get(api::brokerClusters(), "fo")["status"]["activeNode"] == node1; }, 30s));
   std::cout << "active node moved " << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
             << " s after the pod went NotReady (debounce 2 s)" << std::endl;
@@ -251,19 +211,19 @@ TEST_F(BrokerClusterIntegrationTest, ActiveNodeFailsOverStaysAndWaitsWhenAllAreD
   }, 10s)) << "expected exactly one Rerouted Event";
 
   // Node 0 recovers: nothing moves back.
-  ASSERT_TRUE(setPodReady(client(), ns(), "fo-server-0", true).ok());
+  ASSERT_TRUE(testing::setPodReady(client(), ns(), "fo-server-0", true).ok());
   ASSERT_TRUE(eventually([&] { return get(api::brokerClusters(), "fo")["status"]["nodes"][0]["ready"] == true; }, 30s));
   std::this_thread::sleep_for(3s);
   EXPECT_EQ(get(api::brokerClusters(), "fo")["status"]["activeNode"], node1);
 
   // Every pod down: the active node stays as it is and NoHealthyNode says why.
-  for (int i = 0; i < 3; ++i) ASSERT_TRUE(setPodReady(client(), ns(), "fo-server-" + std::to_string(i), false).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(testing::setPodReady(client(), ns(), "fo-server-" + std::to_string(i), false).ok());
   ASSERT_TRUE(eventually([&] { return condition("fo", "NoHealthyNode") == "True"; }, 30s));
   EXPECT_EQ(get(api::brokerClusters(), "fo")["status"]["activeNode"], node1);
   EXPECT_EQ(condition("fo", "ClusterAvailable"), "False");
 
   // A node recovers: it is used at once.
-  ASSERT_TRUE(setPodReady(client(), ns(), "fo-server-2", true).ok());
+  ASSERT_TRUE(testing::setPodReady(client(), ns(), "fo-server-2", true).ok());
   EXPECT_TRUE(eventually([&] {
     return get(api::brokerClusters(), "fo")["status"]["activeNode"] == "rabbit@fo-server-2.fo-nodes." + ns();
   }, 30s));

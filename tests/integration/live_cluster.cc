@@ -4,7 +4,26 @@
 #include <random>
 #include <thread>
 
+#include "api/broker_cluster.h"
+#include "controllers/broker_binding_controller.h"
+#include "running_operator.h"
+#include "runtime/object_helpers.h"
+
 namespace warren::testing {
+
+void installCrds() {
+  const char* root = std::getenv("WARREN_ROOT");
+  const char* kubectl = std::getenv("WARREN_KUBECTL");
+  ASSERT_TRUE(root && kubectl) << "run through hack/test.sh (WARREN_ROOT, WARREN_KUBECTL)";
+  const std::string command = std::string(kubectl) + " --kubeconfig " + std::getenv("WARREN_TEST_KUBECONFIG") +
+                              " apply --server-side --force-conflicts -f " + root + "/crds/ >/dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  auto client = LiveClusterTest::newAdminClient();
+  ASSERT_TRUE(LiveClusterTest::eventually([&] {
+    return client->list(api::brokerClusters(), "default", {}).ok() &&
+           client->list(controllers::brokerBindings(), "default", {}).ok();
+  }));
+}
 
 const kube::ClientConfig& LiveClusterTest::adminConfig() {
   static const kube::ClientConfig config = [] {
@@ -53,6 +72,18 @@ void LiveClusterTest::TearDown() {
   if (client_ && !namespace_.empty()) {
     (void)client_->remove(kube::resources::namespaces(), "", namespace_, {});
   }
+}
+
+Status setPodReady(kube::Client& client, const std::string& ns, const std::string& pod, bool ready) {
+  const std::string status = ready ? "True" : "False";
+  const std::string now = runtime::formatTime(std::chrono::system_clock::now());
+  const nlohmann::json conditions = nlohmann::json::array(
+      {{{"type", "Ready"}, {"status", status}, {"lastTransitionTime", now}},
+       {{"type", "ContainersReady"}, {"status", status}, {"lastTransitionTime", now}}});
+  auto patched = client.patchStatus(kube::resources::pods(), ns, pod, kube::PatchType::kStrategicMerge,
+                                    {{"status", {{"conditions", conditions}}}}, {});
+  if (!patched) return patched.error();
+  return okStatus();
 }
 
 bool LiveClusterTest::eventually(const std::function<bool()>& condition,

@@ -1,0 +1,235 @@
+#include "controllers/broker_binding_controller.h"
+
+#include <algorithm>
+
+#include "api/broker_cluster.h"
+#include "binding/config_patch.h"
+#include "builders/broker_cluster_children.h"
+#include "common/log.h"
+#include "kube/tls_material.h"
+#include "kube/token_source.h"
+#include "runtime/metrics.h"
+#include "runtime/object_helpers.h"
+
+namespace warren::controllers {
+namespace {
+
+using json = nlohmann::json;
+using runtime::Condition;
+
+constexpr const char* kClusterIndex = "cluster";
+
+// The endpoint values a target can ask for, for the active node.
+std::vector<std::pair<std::string, std::string>> endpointValues(const std::string& node, const json& cluster) {
+  // rabbit@<pod>.<headless service>.<namespace> -> <pod>.<headless service>.<namespace>.svc
+  const std::string host = node.substr(node.find('@') + 1) + ".svc";
+  const std::string port = std::to_string(builders::kAmqpPort);
+  const int mqtt = cluster.value("/spec/mqtt/port"_json_pointer, 1883);
+  return {{"host", host}, {"port", port}, {"mqttPort", std::to_string(mqtt)},
+          {"uri", "amqp://" + host + ":" + port + "/"}, {"node", node}};
+}
+
+const kube::ResourceType& workloadType(const std::string& kind) {
+  if (kind == "StatefulSet") return kube::resources::statefulSets();
+  if (kind == "DaemonSet") {
+    static const kube::ResourceType daemon_sets{"apps", "v1", "DaemonSet", "daemonsets", true};
+    return daemon_sets;
+  }
+  return kube::resources::deployments();
+}
+
+struct TargetOutcome {
+  std::string missing;   // targets that do not exist
+  std::string invalid;   // targets whose path or content is unusable
+  bool changed = false;
+};
+
+}  // namespace
+
+const kube::ResourceType& brokerBindings() {
+  static const kube::ResourceType type{api::kGroup, api::kVersion, "BrokerBinding", "brokerbindings", true};
+  return type;
+}
+
+BrokerBindingReconciler::BrokerBindingReconciler(std::shared_ptr<kube::Client> client,
+                                                 std::shared_ptr<runtime::Informer> bindings,
+                                                 std::shared_ptr<runtime::Informer> clusters,
+                                                 std::shared_ptr<runtime::EventRecorder> events)
+    : client_(std::move(client)), bindings_(std::move(bindings)), clusters_(std::move(clusters)), events_(std::move(events)) {}
+
+runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Request& request) {
+  const runtime::ObjectPtr binding = bindings_->store().get(request.key());
+  if (!binding || binding->contains("/metadata/deletionTimestamp"_json_pointer)) return runtime::ReconcileResult{};
+  const json& spec = (*binding)["spec"];
+  const long long generation = binding->value("/metadata/generation"_json_pointer, 0LL);
+  json status = binding->value("status", json::object());
+  json conditions = status.value("conditions", json::array());
+  const std::string previous = status.value("currentNode", "");
+
+  auto finish = [&](Condition bound) -> runtime::ReconcileOutcome {
+    runtime::setCondition(conditions, bound, generation);
+    status["conditions"] = conditions;
+    status["observedGeneration"] = generation;
+    if (status == binding->value("status", json::object())) return runtime::ReconcileResult{};
+    auto written = client_->patchStatus(brokerBindings(), request.ns, request.name, kube::PatchType::kMerge,
+                                        {{"status", status}}, {api::kFieldManager, false});
+    if (!written && !written.error().isNotFound()) return written.error();
+    return runtime::ReconcileResult{};
+  };
+
+  // The cluster, here or in a namespace that allows this one.
+  const std::string cluster_ns = spec.value("/brokerClusterRef/namespace"_json_pointer, request.ns);
+  const std::string cluster_name = spec.value("/brokerClusterRef/name"_json_pointer, std::string());
+  const runtime::ObjectPtr cluster = clusters_->store().get(runtime::objectKey(cluster_ns, cluster_name));
+  if (!cluster) {
+    return finish({"Bound", "False", "ClusterNotFound",
+                   "BrokerCluster " + cluster_ns + "/" + cluster_name + " does not exist"});
+  }
+  if (cluster_ns != request.ns) {
+    const json allowed = cluster->value("/spec/failover/allowedBindingNamespaces"_json_pointer, json::array());
+    const bool ok = std::any_of(allowed.begin(), allowed.end(), [&](const json& n) { return n == "*" || n == request.ns; });
+    if (!ok) {
+      return finish({"Bound", "False", "NamespaceNotAllowed",
+                     "BrokerCluster " + cluster_ns + "/" + cluster_name + " does not list namespace " + request.ns +
+                         " in spec.failover.allowedBindingNamespaces"});
+    }
+  }
+  const std::string node = cluster->value("/status/activeNode"_json_pointer, std::string());
+  if (node.empty()) {
+    return finish({"Bound", "False", "NoActiveNode", "the BrokerCluster has no active node yet; targets are left as they are"});
+  }
+  const auto values = endpointValues(node, *cluster);
+
+  // Targets: edit only the named fields; report what cannot be edited.
+  TargetOutcome outcome;
+  for (const auto& target : spec.value("targets", json::array())) {
+    const std::string kind = target.value("kind", "ConfigMap");
+    const std::string name = target.value("name", "");
+    const std::string key = target.value("key", "");
+    const std::string format = target.value("format", "");
+    const bool secret = kind == "Secret";
+    const auto& type = secret ? kube::resources::secrets() : kube::resources::configMaps();
+    auto object = client_->get(type, request.ns, name);
+    if (!object) {
+      if (!object.error().isNotFound()) return object.error();
+      outcome.missing += (outcome.missing.empty() ? "" : ", ") + kind + " " + name;
+      continue;
+    }
+    std::string text;
+    if (secret) {
+      auto decoded = kube::base64Decode(object->value("/data"_json_pointer, json::object()).value(key, ""));
+      if (decoded) text = *decoded;
+    } else {
+      text = object->value("/data"_json_pointer, json::object()).value(key, "");
+    }
+    Result<std::string> patched = std::string();
+    if (format == "template") {
+      patched = binding::renderTemplate(target.value("template", ""), values);
+    } else {
+      binding::Assignments assignments;
+      const json fields = target.value("fields", json::object());
+      for (const auto& [field, path] : fields.items()) {
+        auto value = std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == field; });
+        if (value == values.end() || !path.is_string()) continue;
+        const bool numeric = format != "env" && (field == "port" || field == "mqttPort");
+        assignments.emplace_back(path.get<std::string>(), numeric ? json(std::stoi(value->second)) : json(value->second));
+      }
+      patched = format == "json" ? binding::patchJson(text, assignments)
+              : format == "yaml" ? binding::patchYaml(text, assignments)
+                                 : binding::patchEnv(text, assignments);
+    }
+    if (!patched) {
+      outcome.invalid += (outcome.invalid.empty() ? "" : "; ") + kind + " " + name + " key " + key + ": " + patched.error().message;
+      continue;
+    }
+    if (*patched == text) continue;
+    json update = *object;
+    update["data"][key] = secret ? kube::base64Encode(*patched) : *patched;
+    auto written = client_->update(type, request.ns, update, {api::kFieldManager, false});
+    if (!written) return written.error();  // a conflict retries with backoff
+    outcome.changed = true;
+  }
+  runtime::setCondition(conditions,
+                        outcome.missing.empty() ? Condition{"TargetMissing", "False", "AllTargetsExist", ""}
+                                                : Condition{"TargetMissing", "True", "TargetMissing", outcome.missing + " not found"},
+                        generation);
+  runtime::setCondition(conditions,
+                        outcome.invalid.empty() ? Condition{"InvalidPath", "False", "AllPathsValid", ""}
+                                                : Condition{"InvalidPath", "True", "InvalidPath", outcome.invalid},
+                        generation);
+  if (outcome.changed) status["lastPatched"] = runtime::formatTime(std::chrono::system_clock::now());
+
+  // Workloads that cannot reconnect: restart once for each new node.
+  if (!previous.empty() && previous != node) {
+    for (const auto& workload : spec.value("workloads", json::array())) {
+      const auto& type = workloadType(workload.value("kind", "Deployment"));
+      const std::string name = workload.value("name", "");
+      auto live = client_->get(type, request.ns, name);
+      if (!live) {
+        if (live.error().isNotFound()) continue;
+        return live.error();
+      }
+      if (live->value("/spec/template/metadata/annotations"_json_pointer, json::object()).value(kReroutedToAnnotation, "") == node) {
+        continue;  // already restarted for this node
+      }
+      auto restarted = client_->patch(type, request.ns, name, kube::PatchType::kMerge,
+                                      {{"spec", {{"template", {{"metadata", {{"annotations",
+                                        {{kReroutedToAnnotation, node},
+                                         {"warren.dev/restartedAt", runtime::formatTime(std::chrono::system_clock::now())}}}}}}}}}},
+                                      {api::kFieldManager, false});
+      if (!restarted) return restarted.error();
+    }
+  }
+  if (previous != node) {
+    status["currentNode"] = node;
+    const std::string failed_over_at = cluster->value("/status/lastFailover/time"_json_pointer, std::string());
+    if (!previous.empty()) {
+      if (auto at = kube::parseRfc3339(failed_over_at)) {
+        metrics::registry()
+            .histogram("warren_reroute_latency_seconds",
+                       "From the active node's move to every target of a binding patched.", {}, metrics::latencyBuckets())
+            .get()
+            .observe(std::chrono::duration<double>(std::chrono::system_clock::now() - *at).count());
+      }
+      events_->record(*binding, "Normal", "Rerouted", "clients moved from " + previous + " to " + node);
+    }
+  }
+  const bool bound = outcome.missing.empty() && outcome.invalid.empty();
+  return finish(bound ? Condition{"Bound", "True", "Bound", "targets point at " + node}
+                      : Condition{"Bound", "False", outcome.missing.empty() ? "InvalidPath" : "TargetMissing",
+                                  outcome.missing.empty() ? outcome.invalid : outcome.missing + " not found"});
+}
+
+void addBrokerBindingController(runtime::Manager& manager, const std::string& ns, int workers) {
+  runtime::InformerOptions binding_options{brokerBindings(), ns, "", "", true, {}};
+  binding_options.watcher.name = "brokerbindings.warren.dev";
+  auto bindings = manager.addInformer(binding_options);
+  bindings->addIndex(kClusterIndex, [](const json& binding) {
+    const std::string own = binding.value("/metadata/namespace"_json_pointer, std::string());
+    return std::vector<std::string>{runtime::objectKey(
+        binding.value("/spec/brokerClusterRef/namespace"_json_pointer, own),
+        binding.value("/spec/brokerClusterRef/name"_json_pointer, std::string()))};
+  });
+  // Bindings may point at clusters in other namespaces: watch clusters everywhere.
+  runtime::InformerOptions cluster_options{api::brokerClusters(), "", "", "", true, {}};
+  cluster_options.watcher.name = "brokerclusters.warren.dev(bindings)";
+  auto clusters = manager.addInformer(cluster_options);
+  auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
+  auto reconciler = std::make_shared<BrokerBindingReconciler>(manager.client(), bindings, clusters, events);
+  runtime::ControllerOptions options;
+  options.name = "brokerbinding";
+  options.max_concurrent_reconciles = workers;
+  auto controller = std::make_shared<runtime::Controller>(options, reconciler);
+  controller->watchPrimary(*bindings);
+  controller->watchMapped(*clusters, [bindings](const json& cluster) {
+    std::vector<runtime::Request> requests;
+    for (const auto& binding : bindings->store().byIndex(kClusterIndex, runtime::objectKey(cluster))) {
+      requests.push_back({binding->value("/metadata/namespace"_json_pointer, std::string()),
+                          binding->value("/metadata/name"_json_pointer, std::string())});
+    }
+    return requests;
+  });
+  manager.addController(controller);
+}
+
+}  // namespace warren::controllers

@@ -1,0 +1,36 @@
+// The BrokerBinding controller: keeps client configuration (fields in
+// ConfigMaps and Secrets) pointed at the active node of a BrokerCluster, and
+// restarts the listed workloads once per change of the active node. With no
+// active node it changes nothing: clients are never pointed at a dead node.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "runtime/controller.h"
+#include "runtime/event_recorder.h"
+#include "runtime/manager.h"
+
+namespace warren::controllers {
+
+const kube::ResourceType& brokerBindings();
+
+// Pod-template annotation naming the node a workload was restarted for.
+inline constexpr const char* kReroutedToAnnotation = "warren.dev/rerouted-to";
+
+class BrokerBindingReconciler : public runtime::Reconciler {
+ public:
+  BrokerBindingReconciler(std::shared_ptr<kube::Client> client, std::shared_ptr<runtime::Informer> bindings,
+                          std::shared_ptr<runtime::Informer> clusters, std::shared_ptr<runtime::EventRecorder> events);
+  runtime::ReconcileOutcome reconcile(const runtime::Request& request) override;
+
+ private:
+  std::shared_ptr<kube::Client> client_;
+  std::shared_ptr<runtime::Informer> bindings_;
+  std::shared_ptr<runtime::Informer> clusters_;
+  std::shared_ptr<runtime::EventRecorder> events_;
+};
+
+void addBrokerBindingController(runtime::Manager& manager, const std::string& ns, int workers);
+
+}  // namespace warren::controllers

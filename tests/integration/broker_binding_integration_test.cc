@@ -1,0 +1,150 @@
+// BrokerBinding on the real local control plane: a BrokerCluster with three
+// kwok pods, a binding with JSON, YAML and env targets and a Deployment to
+// restart. The active pod goes NotReady (as the kubelet would report) and
+// every target follows, keeping the rest of its content.
+#include <iostream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "api/broker_cluster.h"
+#include "kube/tls_material.h"
+#include "live_cluster.h"
+#include "running_operator.h"
+#include "runtime/object_helpers.h"
+
+namespace warren::controllers {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using testing::LiveClusterTest;
+
+class BrokerBindingIntegrationTest : public LiveClusterTest {
+ protected:
+  static void SetUpTestSuite() { testing::installCrds(); }
+
+  json get(const kube::ResourceType& type, const std::string& name) {
+    auto object = client().get(type, ns(), name);
+    return object ? *object : json();
+  }
+  std::string bindingCondition(const std::string& type, const char* field = "status") {
+    const json conditions = get(brokerBindings(), "app").value("/status/conditions"_json_pointer, json::array());
+    const json* c = runtime::findCondition(conditions, type);
+    return c ? c->value(field, "") : "";
+  }
+};
+
+const std::string kJsonConfig = "{\n  \"service\": \"counting\",\n  \"rabbitmq\": {\"host\": \"unset\", \"port\": 0, \"vhost\": \"/\"}\n}\n";
+const std::string kYamlConfig = "# client\ninterval: 1\nbroker:\n  host: unset   # rewritten by warren\n  port: 0\n";
+const std::string kEnvConfig = "APP_MODE=prod\nRABBITMQ_HOST=unset\n";
+
+TEST_F(BrokerBindingIntegrationTest, TargetsFollowTheActiveNodeAndTheWorkloadRestartsOnce) {
+  testing::RunningOperator operator_process(ns());
+  ASSERT_TRUE(client().create(api::brokerClusters(), ns(),
+                              {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
+                               {"metadata", {{"name", "bus"}}},
+                               {"spec", {{"replicas", 3}, {"failover", {{"unhealthyAfterSeconds", 2}}}}}}, {}).ok());
+  ASSERT_TRUE(client().create(kube::resources::configMaps(), ns(),
+                              {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "app-config"}}},
+                               {"data", {{"config.json", kJsonConfig}, {"client.yaml", kYamlConfig}, {"untouched", "x"}}}}, {}).ok());
+  ASSERT_TRUE(client().create(kube::resources::secrets(), ns(),
+                              {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "app-env"}}},
+                               {"data", {{".env", kube::base64Encode(kEnvConfig)}}}}, {}).ok());
+  ASSERT_TRUE(client().create(kube::resources::deployments(), ns(), json::parse(R"({
+      "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "app"},
+      "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "app"}},
+               "template": {"metadata": {"labels": {"app": "app"}},
+                            "spec": {"containers": [{"name": "app", "image": "counting-client:dev"}]}}}})"), {}).ok());
+  ASSERT_TRUE(client().create(brokerBindings(), ns(), json::parse(R"({
+      "apiVersion": "warren.dev/v1alpha1", "kind": "BrokerBinding", "metadata": {"name": "app"},
+      "spec": {"brokerClusterRef": {"name": "bus"},
+               "targets": [
+                 {"kind": "ConfigMap", "name": "app-config", "key": "config.json", "format": "json",
+                  "fields": {"host": "rabbitmq.host", "port": "rabbitmq.port", "node": "rabbitmq.node"}},
+                 {"kind": "ConfigMap", "name": "app-config", "key": "client.yaml", "format": "yaml",
+                  "fields": {"host": "broker.host", "port": "broker.port"}},
+                 {"kind": "Secret", "name": "app-env", "key": ".env", "format": "env",
+                  "fields": {"host": "RABBITMQ_HOST", "uri": "RABBITMQ_URI"}}],
+               "workloads": [{"kind": "Deployment", "name": "app"}]}})"), {}).ok());
+
+  const std::string node0 = "rabbit@bus-server-0.bus-nodes." + ns();
+  const std::string node1 = "rabbit@bus-server-1.bus-nodes." + ns();
+  const std::string host0 = "bus-server-0.bus-nodes." + ns() + ".svc";
+  const std::string host1 = "bus-server-1.bus-nodes." + ns() + ".svc";
+  ASSERT_TRUE(eventually([&] { return bindingCondition("Bound") == "True"; }, 90s)) << bindingCondition("Bound", "message");
+  EXPECT_EQ(get(brokerBindings(), "app")["status"]["currentNode"], node0);
+  json config = get(kube::resources::configMaps(), "app-config");
+  EXPECT_EQ(json::parse(config["data"]["config.json"].get<std::string>())["rabbitmq"],
+            (json{{"host", host0}, {"port", 5672}, {"vhost", "/"}, {"node", node0}}));
+  EXPECT_EQ(config["data"]["client.yaml"], "# client\ninterval: 1\nbroker:\n  host: \"" + host0 +
+                                               "\"   # rewritten by warren\n  port: 5672\n");
+  EXPECT_EQ(config["data"]["untouched"], "x");
+  const long long generation = get(kube::resources::deployments(), "app")["metadata"]["generation"];
+
+  // Failover: the active pod goes NotReady.
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(testing::setPodReady(client(), ns(), "bus-server-0", false).ok());
+  ASSERT_TRUE(eventually([&] {
+    const json c = get(kube::resources::configMaps(), "app-config");
+    const json s = get(kube::resources::secrets(), "app-env");
+    const std::string env = *kube::base64Decode(s["data"][".env"].get<std::string>());
+    return c["data"]["config.json"].get<std::string>().find(host1) != std::string::npos &&
+           c["data"]["client.yaml"].get<std::string>().find(host1) != std::string::npos &&
+           env.find("RABBITMQ_HOST=" + host1) != std::string::npos;
+  }, 30s)) << "targets did not follow the active node";
+  std::cout << "every target names the new node " << std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count()
+            << " s after the pod went NotReady (debounce 2 s)" << std::endl;
+  config = get(kube::resources::configMaps(), "app-config");
+  EXPECT_EQ(config["data"]["config.json"], "{\n  \"service\": \"counting\",\n  \"rabbitmq\": {\"host\": \"" + host1 +
+                                               "\", \"port\": 5672, \"vhost\": \"/\", \"node\": \"" + node1 + "\"}\n}\n");
+  EXPECT_EQ(*kube::base64Decode(get(kube::resources::secrets(), "app-env")["data"][".env"].get<std::string>()),
+            "APP_MODE=prod\nRABBITMQ_HOST=" + host1 + "\nRABBITMQ_URI=amqp://" + host1 + ":5672/\n");
+  ASSERT_TRUE(eventually([&] { return get(brokerBindings(), "app")["status"]["currentNode"] == node1; }, 10s));
+
+  // The workload was restarted exactly once, for node 1.
+  ASSERT_TRUE(eventually([&] {
+    return get(kube::resources::deployments(), "app")["spec"]["template"]["metadata"]["annotations"][kReroutedToAnnotation] == node1;
+  }, 10s));
+  std::this_thread::sleep_for(2s);
+  EXPECT_EQ(get(kube::resources::deployments(), "app")["metadata"]["generation"], generation + 1);
+
+  // Node 0 recovers: nothing moves back, nothing restarts again.
+  ASSERT_TRUE(testing::setPodReady(client(), ns(), "bus-server-0", true).ok());
+  std::this_thread::sleep_for(4s);
+  EXPECT_EQ(get(brokerBindings(), "app")["status"]["currentNode"], node1);
+  EXPECT_EQ(get(kube::resources::deployments(), "app")["metadata"]["generation"], generation + 1);
+
+  // All down: the targets stay as they are.
+  const json before = get(kube::resources::configMaps(), "app-config")["data"];
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(testing::setPodReady(client(), ns(), "bus-server-" + std::to_string(i), false).ok());
+  std::this_thread::sleep_for(5s);
+  EXPECT_EQ(get(kube::resources::configMaps(), "app-config")["data"], before);
+}
+
+TEST_F(BrokerBindingIntegrationTest, MissingTargetsAndBadPathsAreReportedNotOverwritten) {
+  testing::RunningOperator operator_process(ns());
+  ASSERT_TRUE(client().create(api::brokerClusters(), ns(),
+                              {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
+                               {"metadata", {{"name", "bus"}}}, {"spec", {{"replicas", 1}}}}, {}).ok());
+  ASSERT_TRUE(client().create(kube::resources::configMaps(), ns(),
+                              {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "scalar"}}},
+                               {"data", {{"config.json", "{\"rabbitmq\": \"not-an-object\"}"}}}}, {}).ok());
+  ASSERT_TRUE(client().create(brokerBindings(), ns(), json::parse(R"({
+      "apiVersion": "warren.dev/v1alpha1", "kind": "BrokerBinding", "metadata": {"name": "app"},
+      "spec": {"brokerClusterRef": {"name": "bus"},
+               "targets": [
+                 {"kind": "ConfigMap", "name": "scalar", "key": "config.json", "format": "json", "fields": {"host": "rabbitmq.host"}},
+                 {"kind": "ConfigMap", "name": "nowhere", "key": "a", "format": "env", "fields": {"host": "HOST"}}]}})"), {}).ok());
+  ASSERT_TRUE(eventually([&] { return bindingCondition("TargetMissing") == "True"; }, 90s));
+  EXPECT_THAT(bindingCondition("TargetMissing", "message"), HasSubstr("ConfigMap nowhere"));
+  EXPECT_EQ(bindingCondition("InvalidPath"), "True");
+  EXPECT_THAT(bindingCondition("InvalidPath", "message"), HasSubstr("rabbitmq.host"));
+  EXPECT_EQ(bindingCondition("Bound"), "False");
+  EXPECT_EQ(get(kube::resources::configMaps(), "scalar")["data"]["config.json"], "{\"rabbitmq\": \"not-an-object\"}");
+}
+
+}  // namespace
+}  // namespace warren::controllers

@@ -1,0 +1,44 @@
+// The operator's controllers (BrokerCluster and BrokerBinding) running
+// in-process on a Manager, for integration tests; stopped on destruction.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "controllers/broker_binding_controller.h"
+#include "controllers/broker_cluster_controller.h"
+#include "live_cluster.h"
+#include "runtime/manager.h"
+
+namespace warren::testing {
+
+class RunningOperator {
+ public:
+  explicit RunningOperator(const std::string& ns) {
+    runtime::ManagerOptions options;
+    options.http_address = "";
+    manager_ = std::make_unique<runtime::Manager>(LiveClusterTest::newAdminClient(), options);
+    controllers::addBrokerClusterController(*manager_, ns, 2);
+    controllers::addBrokerBindingController(*manager_, ns, 2);
+    thread_ = std::thread([this] { manager_->run(stop_); });
+  }
+  ~RunningOperator() {
+    stop_.cancel();
+    if (thread_.joinable()) thread_.join();
+  }
+  bool ready() const { return manager_->ready(); }
+
+ private:
+  std::unique_ptr<runtime::Manager> manager_;
+  kube::Cancellation stop_;
+  std::thread thread_;
+};
+
+// Installs the CRDs from crds/ with kubectl (once per test binary).
+void installCrds();
+
+// Marks a pod Ready or not through the status subresource, as the kubelet would.
+Status setPodReady(kube::Client& client, const std::string& ns, const std::string& pod, bool ready);
+
+}  // namespace warren::testing
