@@ -41,8 +41,9 @@ nlohmann::json buildPodDisruptionBudget(const api::BrokerCluster& cluster);
 // The configuration files (also used by the data-plane test).
 std::string renderRabbitmqConf(const api::BrokerCluster& cluster);
 std::string renderEnabledPlugins(const api::BrokerCluster& cluster);
-// Hash of what, when changed, needs the nodes restarted (the peer list is
-// left out, so scaling up does not restart existing nodes).
+// Hash of what, when changed, needs the nodes restarted (the lines derived
+// from the replica count, the peer list and the partition handling, are
+// left out, so scaling does not restart existing nodes).
 std::string configChecksum(const api::BrokerCluster& cluster);
 
 }  // namespace warren::builders

@@ -12,6 +12,7 @@ namespace warren::builders {
 namespace {
 
 constexpr const char* kPeerLinePrefix = "cluster_formation.classic_config.nodes.";
+constexpr const char* kPartitionHandlingPrefix = "cluster_partition_handling";
 
 std::string sha256Hex(const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -37,7 +38,11 @@ std::string renderRabbitmqConf(const api::BrokerCluster& cluster) {
   for (int i = 0; i < spec.replicas; ++i) {
     conf << kPeerLinePrefix << (i + 1) << " = " << cluster.nodeName(i) << "\n";
   }
-  conf << "cluster_partition_handling = pause_minority\n";
+  // pause_minority needs a majority to exist after a single loss: with 2 (or
+  // any even number of) nodes the survivors of a split are not a majority
+  // and would pause themselves, so losing one node of two would stop both.
+  const bool odd_majority = spec.replicas >= 3 && spec.replicas % 2 == 1;
+  conf << "cluster_partition_handling = " << (odd_majority ? "pause_minority" : "autoheal") << "\n";
   conf << "listeners.tcp.default = " << kAmqpPort << "\n";
   conf << "management.tcp.port = " << kManagementPort << "\n";
   conf << "prometheus.tcp.port = " << kPrometheusPort << "\n";
@@ -74,7 +79,12 @@ std::string configChecksum(const api::BrokerCluster& cluster) {
   std::istringstream conf(renderRabbitmqConf(cluster));
   std::string restart_relevant;
   for (std::string line; std::getline(conf, line);) {
-    if (line.rfind(kPeerLinePrefix, 0) != 0) restart_relevant += line + "\n";
+    // Lines derived from the replica count change when scaling; running
+    // nodes need not restart for them (new nodes get them, others on their
+    // next restart).
+    if (line.rfind(kPeerLinePrefix, 0) != 0 && line.rfind(kPartitionHandlingPrefix, 0) != 0) {
+      restart_relevant += line + "\n";
+    }
   }
   restart_relevant += "--\n" + cluster.spec.additional_config + "--\n" + renderEnabledPlugins(cluster);
   return sha256Hex(restart_relevant);

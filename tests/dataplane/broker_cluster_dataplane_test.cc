@@ -27,10 +27,12 @@
 #include <gtest/gtest.h>
 
 #include "api/broker_cluster.h"
+#include "binding/config_patch.h"
 #include "builders/broker_cluster_children.h"
 #include "controllers/broker_cluster_controller.h"
 #include "kube/cpprest_transport.h"
 #include "kube/tls_material.h"
+#include "runtime/object_helpers.h"
 
 extern char** environ;
 
@@ -76,9 +78,13 @@ class DataPlaneTest : public ::testing::Test {
     ASSERT_TRUE(run("ip link add " + bridge_ + " type bridge && ip addr add " + subnet_ + ".1/24 dev " + bridge_ +
                     " && ip link set " + bridge_ + " up"));
 
+  }
+
+  // Renders what warren would for a BrokerCluster "dp" with `spec`.
+  void configure(const json& spec) {
     const json object = {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
                          {"metadata", {{"name", "dp"}, {"namespace", "warren-dp"}, {"uid", "dp-uid"}}},
-                         {"spec", {{"replicas", 3}}}};
+                         {"spec", spec}};
     auto parsed = api::parseBrokerCluster(object);
     ASSERT_TRUE(parsed.ok());
     cluster_ = *parsed;
@@ -100,6 +106,10 @@ class DataPlaneTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    for (pid_t pid : programs_) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
     for (auto& node : nodes_) stop(node);
     for (auto& node : nodes_) run("ip netns del " + node.netns);
     if (!bridge_.empty()) run("ip link del " + bridge_);
@@ -218,6 +228,28 @@ class DataPlaneTest : public ::testing::Test {
     return all.size() > 3000 ? all.substr(all.size() - 3000) : all;
   }
 
+  // Starts a program in the root namespace (as a client pod would reach the brokers).
+  pid_t spawnProgram(const std::string& path, const std::string& argument, const std::filesystem::path& log) {
+    std::vector<std::string> args = {path, argument};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    pid_t pid = -1;
+    EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0) << path;
+    posix_spawn_file_actions_destroy(&actions);
+    programs_.push_back(pid);
+    return pid;
+  }
+  static void stopProgram(pid_t pid) {
+    ::kill(pid, SIGTERM);
+    ::waitpid(pid, nullptr, 0);
+  }
+
+  std::vector<pid_t> programs_;
   std::string id_, subnet_, bridge_;
   std::filesystem::path root_;
   api::BrokerCluster cluster_;
@@ -227,6 +259,7 @@ class DataPlaneTest : public ::testing::Test {
 };
 
 TEST_F(DataPlaneTest, RenderedConfigFormsOneClusterThatSurvivesLosingNodeZero) {
+  configure({{"replicas", 3}});
   nodes_.reserve(4);
   for (int i = 0; i < 3; ++i) start(i, cookie_);
   const std::set<std::string> all = {cluster_.nodeName(0), cluster_.nodeName(1), cluster_.nodeName(2)};
@@ -276,6 +309,77 @@ TEST_F(DataPlaneTest, RenderedConfigFormsOneClusterThatSurvivesLosingNodeZero) {
   std::set<std::string> known;
   for (const auto& n : *members) known.insert(n.value("name", ""));
   EXPECT_EQ(known.count(cluster_.nodeName(3)), 0u);
+}
+
+std::vector<long long> readCounts(const std::filesystem::path& file) {
+  std::vector<long long> counts;
+  std::ifstream in(file);
+  for (long long count; in >> count;) counts.push_back(count);
+  return counts;
+}
+
+// Seed 000 end to end: the real counting service and client on a 2-node
+// cluster with MQTT. The active node dies; its configs are rerouted exactly
+// as BrokerBinding does (the same patcher) and both programs restart, as a
+// rollout would. The counts carry on, never reset, with a bounded gap.
+TEST_F(DataPlaneTest, Seed000CountingCarriesOnAcrossAFailover) {
+  configure({{"replicas", 2}, {"mqtt", {{"enabled", true}}}});
+  nodes_.reserve(2);
+  start(0, cookie_);
+  start(1, cookie_);
+  const std::set<std::string> both = {cluster_.nodeName(0), cluster_.nodeName(1)};
+  ASSERT_TRUE(eventually([&] { return runningNodes(nodes_[0]) == both; }, 180s)) << logTail(nodes_[0]);
+
+  // The configs warren renders for the pair, pointing at the active node 0.
+  const auto interval = 500ms;
+  const json base = {{"broker", {{"host", nodes_[0].ip}, {"port", 1883}, {"username", username_}, {"password", password_}}},
+                     {"topic", "warren/counting/demo"},
+                     {"intervalSeconds", 0.5},
+                     {"startTime", runtime::formatTime(std::chrono::system_clock::now() - 30s)},
+                     {"healthAddress", "127.0.0.1:0"},
+                     {"bufferSize", 50}};
+  json client_config = base;
+  client_config["recordFile"] = (root_ / "received.txt").string();
+  std::ofstream(root_ / "service.json") << base.dump(2);
+  std::ofstream(root_ / "client.json") << client_config.dump(2);
+  pid_t client = spawnProgram(WARREN_COUNTING_CLIENT, (root_ / "client.json").string(), root_ / "client.log");
+  pid_t service = spawnProgram(WARREN_COUNTING_SERVICE, (root_ / "service.json").string(), root_ / "service.log");
+  ASSERT_TRUE(eventually([&] { return readCounts(root_ / "received.txt").size() >= 5; }, 60s))
+      << "no counts before the failover";
+
+  // Node 0 dies; warren moves the clients to node 1 and restarts them.
+  const auto before = readCounts(root_ / "received.txt");
+  const auto failover_start = std::chrono::steady_clock::now();
+  stop(nodes_[0]);
+  for (const char* file : {"service.json", "client.json"}) {
+    std::ifstream in(root_ / file);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto rerouted = binding::patchJson(text, {{"broker.host", nodes_[1].ip}});
+    ASSERT_TRUE(rerouted.ok()) << rerouted.error().message;
+    std::ofstream(root_ / file) << *rerouted;
+  }
+  stopProgram(client);
+  stopProgram(service);
+  client = spawnProgram(WARREN_COUNTING_CLIENT, (root_ / "client.json").string(), root_ / "client.log");
+  service = spawnProgram(WARREN_COUNTING_SERVICE, (root_ / "service.json").string(), root_ / "service.log");
+  ASSERT_TRUE(eventually([&] { return readCounts(root_ / "received.txt").size() >= before.size() + 5; }, 90s))
+      << "no counts after the failover; client log:\n" << logTail(Node{0, "", "", root_})  << "\n" << logTail(nodes_[1]);
+  const double failover_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - failover_start).count();
+
+  const auto after = readCounts(root_ / "received.txt");
+  // Never reset: every count at least the one before it.
+  for (size_t i = 1; i < after.size(); ++i) ASSERT_GE(after[i], after[i - 1]) << "count went backwards at " << i;
+  const long long last_before = before.back();
+  const long long first_after = after[before.size()];
+  EXPECT_GT(after.back(), last_before);
+  // The gap is what the failover took, in intervals (plus slack for start-up).
+  const long long gap = first_after - last_before;
+  std::cout << "failover took " << failover_seconds << " s; counts " << last_before << " -> " << first_after
+            << " (gap " << gap << " intervals of " << interval.count() << " ms)" << std::endl;
+  EXPECT_LE(gap, static_cast<long long>(failover_seconds * 1000 / interval.count()) + 4);
+  stopProgram(client);
+  stopProgram(service);
+  programs_.clear();
 }
 
 }  // namespace

@@ -72,6 +72,9 @@ TEST(BrokerClusterConfigTest, PeerDiscoveryUsesTheStatefulSetDnsNames) {
   EXPECT_THAT(conf, ::testing::Not(HasSubstr("nodes.3")));
   EXPECT_THAT(conf, HasSubstr("mqtt.listeners.tcp.default = 1883\n"));
   EXPECT_THAT(conf, HasSubstr("default_queue_type = quorum\n"));
+  // Two nodes: the survivor of a failure must keep running.
+  EXPECT_THAT(conf, HasSubstr("cluster_partition_handling = autoheal\n"));
+  EXPECT_THAT(renderRabbitmqConf(load("seed001")), HasSubstr("cluster_partition_handling = pause_minority\n"));
   EXPECT_EQ(renderEnabledPlugins(cluster), "[rabbitmq_management,rabbitmq_prometheus,rabbitmq_mqtt].\n");
 }
 
