@@ -17,6 +17,7 @@
 #include "kube/client_config.h"
 #include "controllers/broker_binding_controller.h"
 #include "controllers/broker_cluster_controller.h"
+#include "controllers/counting_service_controller.h"
 #include "runtime/manager.h"
 
 namespace {
@@ -127,6 +128,8 @@ int main(int argc, char** argv) {
                                                   options->max_concurrent_reconciles);
   warren::controllers::addBrokerBindingController(manager, options->watch_namespace,
                                                   options->max_concurrent_reconciles);
+  warren::controllers::addCountingServiceController(manager, options->watch_namespace,
+                                                    options->max_concurrent_reconciles);
 
   auto version = waitForApiServer(**client, config->server);
   if (!version) {

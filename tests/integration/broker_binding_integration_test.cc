@@ -11,6 +11,7 @@
 #include "api/broker_cluster.h"
 #include "kube/tls_material.h"
 #include "live_cluster.h"
+#include "controllers/counting_service_controller.h"
 #include "running_operator.h"
 #include "runtime/object_helpers.h"
 
@@ -144,6 +145,50 @@ TEST_F(BrokerBindingIntegrationTest, MissingTargetsAndBadPathsAreReportedNotOver
   EXPECT_THAT(bindingCondition("InvalidPath", "message"), HasSubstr("rabbitmq.host"));
   EXPECT_EQ(bindingCondition("Bound"), "False");
   EXPECT_EQ(get(kube::resources::configMaps(), "scalar")["data"]["config.json"], "{\"rabbitmq\": \"not-an-object\"}");
+}
+
+TEST_F(BrokerBindingIntegrationTest, CountingServiceFollowsTheActiveNodeAndKeepsItsStartTime) {
+  testing::RunningOperator operator_process(ns());
+  ASSERT_TRUE(client().create(api::brokerClusters(), ns(),
+                              {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
+                               {"metadata", {{"name", "counting"}}},
+                               {"spec", {{"replicas", 2}, {"mqtt", {{"enabled", true}}}, {"failover", {{"unhealthyAfterSeconds", 2}}}}}},
+                              {}).ok());
+  ASSERT_TRUE(client().create(countingServices(), ns(),
+                              {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "CountingService"},
+                               {"metadata", {{"name", "demo"}}},
+                               {"spec", {{"brokerClusterRef", {{"name", "counting"}}}, {"intervalSeconds", 1}}}}, {}).ok());
+  auto ready = [&] {
+    const json conditions = get(countingServices(), "demo").value("/status/conditions"_json_pointer, json::array());
+    const json* c = runtime::findCondition(conditions, "Ready");
+    return c != nullptr && c->value("status", "") == "True";
+  };
+  ASSERT_TRUE(eventually(ready, 90s));
+  const json status = get(countingServices(), "demo")["status"];
+  const std::string start_time = status["startTime"];
+  EXPECT_EQ(status["currentNode"], "rabbit@counting-server-0.counting-nodes." + ns());
+  auto config = [&](const char* key) {
+    return json::parse(*kube::base64Decode(get(kube::resources::secrets(), "demo-config")["data"][key].get<std::string>()));
+  };
+  EXPECT_EQ(config("service.json")["broker"]["host"], "counting-server-0.counting-nodes." + ns() + ".svc");
+  EXPECT_EQ(config("service.json")["broker"]["port"], 1883);
+  EXPECT_EQ(config("client.json")["startTime"], start_time);
+  EXPECT_FALSE(config("client.json")["broker"]["password"].get<std::string>().empty());
+  for (const char* deployment : {"demo-service", "demo-client"}) {
+    EXPECT_FALSE(get(kube::resources::deployments(), deployment).is_null()) << deployment;
+  }
+  const std::string checksum =
+      get(kube::resources::deployments(), "demo-service")["spec"]["template"]["metadata"]["annotations"]["warren.dev/config-checksum"];
+
+  ASSERT_TRUE(testing::setPodReady(client(), ns(), "counting-server-0", false).ok());
+  ASSERT_TRUE(eventually([&] {
+    return config("service.json")["broker"]["host"] == "counting-server-1.counting-nodes." + ns() + ".svc";
+  }, 30s));
+  EXPECT_TRUE(eventually([&] {
+    return get(kube::resources::deployments(), "demo-client")["spec"]["template"]["metadata"]["annotations"]["warren.dev/config-checksum"] != checksum;
+  }, 10s)) << "the programs were not rolled onto the new node";
+  EXPECT_EQ(get(countingServices(), "demo")["status"]["startTime"], start_time) << "the count would have been reset";
+  EXPECT_EQ(config("service.json")["startTime"], start_time);
 }
 
 }  // namespace

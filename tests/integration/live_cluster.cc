@@ -21,7 +21,8 @@ void installCrds() {
   auto client = LiveClusterTest::newAdminClient();
   ASSERT_TRUE(LiveClusterTest::eventually([&] {
     return client->list(api::brokerClusters(), "default", {}).ok() &&
-           client->list(controllers::brokerBindings(), "default", {}).ok();
+           client->list(controllers::brokerBindings(), "default", {}).ok() &&
+           client->list(controllers::countingServices(), "default", {}).ok();
   }));
 }
 

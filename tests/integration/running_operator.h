@@ -1,4 +1,4 @@
-// The operator's controllers (BrokerCluster and BrokerBinding) running
+// The operator's controllers (BrokerCluster, BrokerBinding, CountingService) running
 // in-process on a Manager, for integration tests; stopped on destruction.
 #pragma once
 
@@ -8,6 +8,7 @@
 
 #include "controllers/broker_binding_controller.h"
 #include "controllers/broker_cluster_controller.h"
+#include "controllers/counting_service_controller.h"
 #include "live_cluster.h"
 #include "runtime/manager.h"
 
@@ -21,6 +22,7 @@ class RunningOperator {
     manager_ = std::make_unique<runtime::Manager>(LiveClusterTest::newAdminClient(), options);
     controllers::addBrokerClusterController(*manager_, ns, 2);
     controllers::addBrokerBindingController(*manager_, ns, 2);
+    controllers::addCountingServiceController(*manager_, ns, 2);
     thread_ = std::thread([this] { manager_->run(stop_); });
   }
   ~RunningOperator() {
