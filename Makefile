@@ -15,6 +15,7 @@ bench: build  ## run the benchmarks (the runtime ones on the local control plane
 	hack/local-cluster.sh up
 	WARREN_TEST_KUBECONFIG=$$(hack/local-cluster.sh kubeconfig) build/tests/bench/warren_runtime_bench
 	WARREN_TEST_KUBECONFIG=$$(hack/local-cluster.sh kubeconfig) build/tests/bench/warren_brokercluster_bench 100 300
+	WARREN_TEST_KUBECONFIG=$$(hack/local-cluster.sh kubeconfig) build/tests/bench/warren_reroute_bench
 
 cluster-up:
 	hack/local-cluster.sh up

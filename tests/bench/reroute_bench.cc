@@ -1,0 +1,118 @@
+// Reroute latency against the local control plane (reported, never
+// asserted): from the BrokerCluster's active node changing (so the debounce
+// is excluded) to each BrokerBinding's ConfigMap naming the new node, with
+// 1, 10 and 100 bindings on one cluster.
+//
+//   WARREN_TEST_KUBECONFIG=... warren_reroute_bench
+#include <algorithm>
+#include <iostream>
+#include <map>
+#include <thread>
+
+#include "api/broker_cluster.h"
+#include "bench_cluster.h"
+#include "common/log.h"
+#include "controllers/broker_binding_controller.h"
+#include "controllers/broker_cluster_controller.h"
+#include "runtime/object_helpers.h"
+
+namespace {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+double percentile(std::vector<double> values, double p) {
+  std::sort(values.begin(), values.end());
+  const size_t index = std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size() - 1) + 0.5));
+  return values[index];
+}
+
+void run(int bindings) {
+  auto client = warren::bench::unlimitedClient();
+  const std::string ns = warren::bench::createNamespace(*client, "reroute-" + std::to_string(bindings));
+  warren::runtime::ManagerOptions options;
+  options.http_address = "";
+  warren::runtime::Manager manager(warren::bench::unlimitedClient(), options);
+  warren::controllers::addBrokerClusterController(manager, ns, 4);
+  warren::controllers::addBrokerBindingController(manager, ns, 4);
+  warren::kube::Cancellation stop;
+  std::thread runner([&] { manager.run(stop); });
+
+  (void)client->create(warren::api::brokerClusters(), ns,
+                       {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"}, {"metadata", {{"name", "bus"}}},
+                        {"spec", {{"replicas", 3}, {"failover", {{"unhealthyAfterSeconds", 1}}}}}}, {});
+  for (int i = 0; i < bindings; ++i) {
+    const std::string name = "app-" + std::to_string(i);
+    (void)client->create(warren::kube::resources::configMaps(), ns,
+                         {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", name}, {"labels", {{"bench", "reroute"}}}}},
+                          {"data", {{"config.json", "{\"rabbitmq\": {\"host\": \"unset\"}}"}}}}, {});
+    (void)client->create(warren::controllers::brokerBindings(), ns,
+                         {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerBinding"}, {"metadata", {{"name", name}}},
+                          {"spec", {{"brokerClusterRef", {{"name", "bus"}}},
+                                    {"targets", {{{"kind", "ConfigMap"}, {"name", name}, {"key", "config.json"},
+                                                  {"format", "json"}, {"fields", {{"host", "rabbitmq.host"}}}}}}}}}, {});
+  }
+  warren::kube::ListOptions by_label;
+  by_label.label_selector = "bench=reroute";
+  auto hosts_with = [&](const std::string& host) {
+    int count = 0;
+    auto list = client->list(warren::kube::resources::configMaps(), ns, by_label);
+    if (list) {
+      for (const auto& cm : (*list)["items"]) count += cm["data"]["config.json"].get<std::string>().find(host) != std::string::npos;
+    }
+    return count;
+  };
+  const std::string host0 = "bus-server-0.bus-nodes." + ns + ".svc";
+  const std::string host1 = "bus-server-1.bus-nodes." + ns + ".svc";
+  const auto setup_deadline = Clock::now() + std::chrono::minutes(5);
+  while (hosts_with(host0) < bindings && Clock::now() < setup_deadline) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+
+  // Fail the active pod as the kubelet would report it.
+  const std::string now = warren::runtime::formatTime(std::chrono::system_clock::now());
+  (void)client->patchStatus(warren::kube::resources::pods(), ns, "bus-server-0", warren::kube::PatchType::kStrategicMerge,
+                            {{"status", {{"conditions", {{{"type", "Ready"}, {"status", "False"}, {"lastTransitionTime", now}}}}}}}, {});
+  // t0: the moment the active node is seen to change.
+  Clock::time_point moved;
+  while (true) {
+    auto cluster = client->get(warren::api::brokerClusters(), ns, "bus");
+    if (cluster && (*cluster)["status"].value("activeNode", "").find("bus-server-1") != std::string::npos) {
+      moved = Clock::now();
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::vector<double> latencies;
+  std::map<std::string, bool> done;
+  const auto deadline = Clock::now() + std::chrono::minutes(2);
+  while (static_cast<int>(done.size()) < bindings && Clock::now() < deadline) {
+    auto list = client->list(warren::kube::resources::configMaps(), ns, by_label);
+    const auto seen = Clock::now();
+    if (list) {
+      for (const auto& cm : (*list)["items"]) {
+        const std::string name = cm["metadata"]["name"];
+        if (!done.count(name) && cm["data"]["config.json"].get<std::string>().find(host1) != std::string::npos) {
+          done[name] = true;
+          latencies.push_back(std::chrono::duration<double, std::milli>(seen - moved).count());
+        }
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  if (latencies.empty()) {
+    std::cout << bindings << " bindings: no target was rerouted\n";
+  } else {
+    std::cout << bindings << " bindings: reroute latency p50 " << percentile(latencies, 0.5) << " ms, p99 "
+              << percentile(latencies, 0.99) << " ms (" << latencies.size() << "/" << bindings << " rerouted)" << std::endl;
+  }
+  stop.cancel();
+  runner.join();
+  (void)client->remove(warren::kube::resources::namespaces(), "", ns, {});
+}
+
+}  // namespace
+
+int main() {
+  warren::log::configure(warren::log::Level::kWarn, warren::log::Format::kText);
+  for (int bindings : {1, 10, 100}) run(bindings);
+  return 0;
+}
