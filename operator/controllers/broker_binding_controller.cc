@@ -159,6 +159,32 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
                         generation);
   if (outcome.changed) status["lastPatched"] = runtime::formatTime(std::chrono::system_clock::now());
 
+  // The cluster's credentials, copied next to the app when asked for.
+  if (const std::string copy = spec.value("credentialsSecretName", ""); !copy.empty()) {
+    auto parsed = api::parseBrokerCluster(*cluster);
+    auto source = parsed ? client_->get(kube::resources::secrets(), cluster_ns, parsed->defaultUserSecretName())
+                         : Result<json>(parsed.error());
+    if (!source) {
+      if (!source.error().isNotFound()) return source.error();
+      outcome.missing += (outcome.missing.empty() ? "" : ", ") + std::string("the cluster's default-user Secret");
+    } else {
+      const json data = source->value("data", json::object());
+      auto existing = client_->get(kube::resources::secrets(), request.ns, copy);
+      if (!existing && !existing.error().isNotFound()) return existing.error();
+      if (!existing) {
+        json fresh = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", source->value("type", "Opaque")},
+                      {"metadata", {{"name", copy}, {"namespace", request.ns},
+                                    {"ownerReferences", json::array({runtime::controllerReference(*binding)})}}},
+                      {"data", data}};
+        if (auto created = client_->create(kube::resources::secrets(), request.ns, fresh, {}); !created) return created.error();
+      } else if ((*existing)["data"] != data) {
+        json updated = *existing;
+        updated["data"] = data;
+        if (auto written = client_->update(kube::resources::secrets(), request.ns, updated, {}); !written) return written.error();
+      }
+    }
+  }
+
   // Workloads that cannot reconnect: restart once for each new node.
   if (!previous.empty() && previous != node) {
     for (const auto& workload : spec.value("workloads", json::array())) {

@@ -69,6 +69,7 @@ TEST_F(BrokerBindingIntegrationTest, TargetsFollowTheActiveNodeAndTheWorkloadRes
                   "fields": {"host": "broker.host", "port": "broker.port"}},
                  {"kind": "Secret", "name": "app-env", "key": ".env", "format": "env",
                   "fields": {"host": "RABBITMQ_HOST", "uri": "RABBITMQ_URI"}}],
+               "credentialsSecretName": "app-rabbitmq",
                "workloads": [{"kind": "Deployment", "name": "app"}]}})"), {}).ok());
 
   const std::string node0 = "rabbit@bus-server-0.bus-nodes." + ns();
@@ -83,6 +84,11 @@ TEST_F(BrokerBindingIntegrationTest, TargetsFollowTheActiveNodeAndTheWorkloadRes
   EXPECT_EQ(config["data"]["client.yaml"], "# client\ninterval: 1\nbroker:\n  host: \"" + host0 +
                                                "\"   # rewritten by warren\n  port: 5672\n");
   EXPECT_EQ(config["data"]["untouched"], "x");
+  // The credentials were copied next to the app.
+  EXPECT_TRUE(eventually([&] {
+    return get(kube::resources::secrets(), "app-rabbitmq")["data"] == get(kube::resources::secrets(), "bus-default-user")["data"];
+  }, 10s));
+  EXPECT_EQ(get(kube::resources::secrets(), "app-rabbitmq")["metadata"]["ownerReferences"][0]["kind"], "BrokerBinding");
   const long long generation = get(kube::resources::deployments(), "app")["metadata"]["generation"];
 
   // Failover: the active pod goes NotReady.
