@@ -31,6 +31,7 @@ export WARREN_TEST_KUBECONFIG="$(hack/local-cluster.sh kubeconfig)"
 export WARREN_TEST_ETCD_URL="http://127.0.0.1:${WARREN_ETCD_PORT:-12379}"
 export WARREN_ROOT
 export WARREN_KUBECTL="$WARREN_BIN/kubectl"
+export WARREN_BIN
 
 # --no-tests=error turns "no test ran" into a failure.
 ctest --test-dir "${WARREN_BUILD_DIR:-build}" --output-on-failure --no-tests=error \

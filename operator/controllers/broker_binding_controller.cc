@@ -236,8 +236,9 @@ void addBrokerBindingController(runtime::Manager& manager, const std::string& ns
         binding.value("/spec/brokerClusterRef/namespace"_json_pointer, own),
         binding.value("/spec/brokerClusterRef/name"_json_pointer, std::string()))};
   });
-  // Bindings may point at clusters in other namespaces: watch clusters everywhere.
-  runtime::InformerOptions cluster_options{api::brokerClusters(), "", "", "", true, {}};
+  // Bindings may point at clusters in other namespaces: when warren watches
+  // every namespace, so does this informer; with --namespace, only that one.
+  runtime::InformerOptions cluster_options{api::brokerClusters(), ns, "", "", true, {}};
   cluster_options.watcher.name = "brokerclusters.warren.dev(bindings)";
   auto clusters = manager.addInformer(cluster_options);
   auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");

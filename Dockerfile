@@ -1,0 +1,21 @@
+# warren-operator and the counting programs, built from Debian bookworm's
+# packages and run as a non-root user on a read-only root filesystem.
+# Not exercised on machines without a container engine (see README).
+FROM debian:bookworm AS build
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      g++ cmake ninja-build pkg-config libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev \
+      libpaho-mqttpp-dev libpaho-mqtt-dev && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY operator/ operator/
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DWARREN_BUILD_TESTS=OFF \
+ && cmake --build /build --target warren-operator warren-counting-service warren-counting-client
+
+FROM debian:bookworm-slim
+RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libcpprest2.10 libyaml-cpp0.7 libssl3 libpaho-mqttpp3-1 libpaho-mqtt1.3 ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /build/operator/warren-operator /build/operator/warren-counting-service \
+     /build/operator/warren-counting-client /usr/local/bin/
+USER 65532:65532
+ENTRYPOINT ["/usr/local/bin/warren-operator"]
