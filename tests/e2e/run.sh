@@ -76,12 +76,13 @@ wait_for 60 "the operator's readiness" curl -sf http://127.0.0.1:18090/readyz
 
 step "apply every example"
 K create namespace "$APPS_NS" >/dev/null
-for f in "$WARREN_ROOT"/examples/seed-00{0,1}-*/*.yaml; do K apply -n "$APPS_NS" -f "$f" >/dev/null || fail "apply $f"; done
+for f in "$WARREN_ROOT"/examples/seed-00{0,1,3}-*/*.yaml; do K apply -n "$APPS_NS" -f "$f" >/dev/null || fail "apply $f"; done
 K apply -f "$WARREN_ROOT/examples/seed-004-bind-existing-app/app.yaml" >/dev/null
 K apply -f "$WARREN_ROOT/examples/seed-004-bind-existing-app/binding.yaml" >/dev/null
 ready() { [[ "$(K get bc "$2" -n "$1" -o jsonpath='{.status.conditions[?(@.type=="AllReplicasReady")].status}')" == True ]]; }
 wait_for 120 "counting Ready" ready "$APPS_NS" counting
 wait_for 120 "offload Ready" ready "$APPS_NS" offload
+wait_for 120 "mqtt Ready" ready "$APPS_NS" mqtt
 wait_for 120 "shared Ready" ready infrastructure shared
 bound() { [[ "$(K get bb hello-world -n services -o jsonpath='{.status.conditions[?(@.type=="Bound")].status}')" == True ]]; }
 wait_for 60 "the binding" bound
