@@ -1,31 +1,17 @@
 // The ConfigMap with rabbitmq.conf (peer discovery over the StatefulSet's
 // stable DNS names, listeners, queue defaults, TLS), the user's additional
 // lines, and enabled_plugins.
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <sstream>
 
 #include "builders/broker_cluster_children.h"
+#include "kube/tls_material.h"
 
 namespace warren::builders {
 namespace {
 
 constexpr const char* kPeerLinePrefix = "cluster_formation.classic_config.nodes.";
 constexpr const char* kPartitionHandlingPrefix = "cluster_partition_handling";
-
-std::string sha256Hex(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) {
-    out.push_back(hex[digest[i] >> 4]);
-    out.push_back(hex[digest[i] & 0xF]);
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -87,7 +73,7 @@ std::string configChecksum(const api::BrokerCluster& cluster) {
     }
   }
   restart_relevant += "--\n" + cluster.spec.additional_config + "--\n" + renderEnabledPlugins(cluster);
-  return sha256Hex(restart_relevant);
+  return kube::sha256Hex(restart_relevant);
 }
 
 nlohmann::json buildConfigMap(const api::BrokerCluster& cluster) {

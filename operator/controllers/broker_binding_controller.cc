@@ -70,10 +70,11 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
     runtime::setCondition(conditions, bound, generation);
     status["conditions"] = conditions;
     status["observedGeneration"] = generation;
-    if (status == binding->value("status", json::object())) return runtime::ReconcileResult{};
-    auto written = client_->patchStatus(brokerBindings(), request.ns, request.name, kube::PatchType::kMerge,
-                                        {{"status", status}}, {api::kFieldManager, false});
-    if (!written && !written.error().isNotFound()) return written.error();
+    if (auto written = runtime::patchStatusIfChanged(*client_, brokerBindings(), request.ns, request.name,
+                                                     binding->value("status", json::object()), status, api::kFieldManager);
+        !written) {
+      return written.error();
+    }
     return runtime::ReconcileResult{};
   };
 

@@ -289,11 +289,8 @@ BrokerClusterReconciler::Observed BrokerClusterReconciler::observe(const api::Br
 }
 
 Status BrokerClusterReconciler::writeStatus(const api::BrokerCluster& cluster, const json& status) {
-  if (status == cluster.status) return okStatus();  // written only when it changes
-  auto patched = client_->patchStatus(api::brokerClusters(), cluster.ns, cluster.name, kube::PatchType::kMerge,
-                                      {{"status", status}}, {api::kFieldManager, false});
-  if (!patched && !patched.error().isNotFound()) return patched.error();
-  return okStatus();
+  return runtime::patchStatusIfChanged(*client_, api::brokerClusters(), cluster.ns, cluster.name, cluster.status,
+                                       status, api::kFieldManager);
 }
 
 runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Request& request) {

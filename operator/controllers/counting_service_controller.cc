@@ -1,7 +1,5 @@
 #include "controllers/counting_service_controller.h"
 
-#include <openssl/evp.h>
-
 #include "api/broker_cluster.h"
 #include "kube/tls_material.h"
 #include "runtime/object_helpers.h"
@@ -14,16 +12,6 @@ using runtime::Condition;
 
 constexpr const char* kCountingLabel = "warren.dev/counting";
 constexpr int kHealthPort = 8081;
-
-std::string sha256(const std::string& data) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  EVP_Digest(data.data(), data.size(), digest, &length, EVP_sha256(), nullptr);
-  static const char* hex = "0123456789abcdef";
-  std::string out;
-  for (unsigned int i = 0; i < length; ++i) out += {hex[digest[i] >> 4], hex[digest[i] & 0xF]};
-  return out;
-}
 
 json deployment(const json& owner, const std::string& ns, const std::string& name, const std::string& role,
                 const std::string& image, const std::string& program, const std::string& secret,
@@ -76,10 +64,11 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
     runtime::setCondition(conditions, ready, generation);
     status["conditions"] = conditions;
     status["observedGeneration"] = generation;
-    if (status == object->value("status", json::object())) return runtime::ReconcileResult{};
-    auto written = client_->patchStatus(countingServices(), request.ns, request.name, kube::PatchType::kMerge,
-                                        {{"status", status}}, {api::kFieldManager, false});
-    if (!written && !written.error().isNotFound()) return written.error();
+    if (auto written = runtime::patchStatusIfChanged(*client_, countingServices(), request.ns, request.name,
+                                                     object->value("status", json::object()), status, api::kFieldManager);
+        !written) {
+      return written.error();
+    }
     return runtime::ReconcileResult{};
   };
   // The start time is set once: the count is measured from it forever after.
@@ -119,7 +108,7 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
   client_config["recordFile"] = "/tmp/received.log";
   const std::string secret_name = request.name + "-config";
   const json data = {{"service.json", kube::base64Encode(base.dump(2))}, {"client.json", kube::base64Encode(client_config.dump(2))}};
-  const std::string checksum = sha256(data.dump());
+  const std::string checksum = kube::sha256Hex(data.dump());
   auto secret = client_->get(kube::resources::secrets(), request.ns, secret_name);
   if (!secret && !secret.error().isNotFound()) return secret.error();
   if (!secret) {

@@ -31,6 +31,9 @@ Result<std::vector<X509Ptr>> parseCertificates(std::string_view pem);
 // A PEM private key (PKCS#1, PKCS#8 or SEC1).
 Result<PkeyPtr> parsePrivateKey(std::string_view pem);
 
+// Lower-case hex SHA-256 of `data` (config checksums).
+std::string sha256Hex(std::string_view data);
+
 // Reads a whole file; the error names the path.
 Result<std::string> readFile(const std::string& path);
 

@@ -124,6 +124,15 @@ bool setCondition(nlohmann::json& conditions, const Condition& condition,
   return true;
 }
 
+Status patchStatusIfChanged(kube::StatusWriter& writer, const kube::ResourceType& type, const std::string& ns,
+                            const std::string& name, const nlohmann::json& before, const nlohmann::json& after,
+                            const std::string& field_manager) {
+  if (after == before) return okStatus();
+  auto patched = writer.patchStatus(type, ns, name, kube::PatchType::kMerge, {{"status", after}}, {field_manager, false});
+  if (!patched && !patched.error().isNotFound()) return patched.error();
+  return okStatus();
+}
+
 std::string formatTime(std::chrono::system_clock::time_point time) {
   const std::time_t seconds = std::chrono::system_clock::to_time_t(time);
   std::tm tm{};

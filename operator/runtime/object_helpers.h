@@ -44,6 +44,13 @@ bool setCondition(nlohmann::json& conditions, const Condition& condition, long l
 const nlohmann::json* findCondition(const nlohmann::json& conditions, const std::string& type);
 const nlohmann::json* findCondition(const nlohmann::json&& conditions, const std::string& type) = delete;
 
+// Writes `after` as the object's status (a merge patch of the status
+// subresource) only when it differs from `before`, so steady state writes
+// nothing; an object deleted meanwhile is not an error.
+Status patchStatusIfChanged(kube::StatusWriter& writer, const kube::ResourceType& type, const std::string& ns,
+                            const std::string& name, const nlohmann::json& before, const nlohmann::json& after,
+                            const std::string& field_manager);
+
 // RFC 3339 in UTC with seconds ("2026-11-23T10:00:00Z") and with
 // microseconds (MicroTime, as Leases use).
 std::string formatTime(std::chrono::system_clock::time_point time);

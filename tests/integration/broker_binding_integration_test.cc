@@ -27,10 +27,6 @@ class BrokerBindingIntegrationTest : public LiveClusterTest {
  protected:
   static void SetUpTestSuite() { testing::installCrds(); }
 
-  json get(const kube::ResourceType& type, const std::string& name) {
-    auto object = client().get(type, ns(), name);
-    return object ? *object : json();
-  }
   std::string bindingCondition(const std::string& type, const char* field = "status") {
     const json conditions = get(brokerBindings(), "app").value("/status/conditions"_json_pointer, json::array());
     const json* c = runtime::findCondition(conditions, type);

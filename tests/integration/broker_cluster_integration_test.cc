@@ -41,10 +41,6 @@ class BrokerClusterIntegrationTest : public LiveClusterTest {
                            {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
                             {"metadata", {{"name", name}}}, {"spec", spec}}, {});
   }
-  json get(const kube::ResourceType& type, const std::string& name) {
-    auto object = client().get(type, ns(), name);
-    return object ? *object : json();
-  }
   std::string condition(const std::string& cluster, const std::string& type, const char* field = "status") {
     const json object = get(api::brokerClusters(), cluster);
     if (object.is_null()) return "";

@@ -30,6 +30,11 @@ class LiveClusterTest : public ::testing::Test {
   void TearDown() override;
 
   kube::Client& client() { return *client_; }
+  // The object `name` in this test's namespace, or null when it cannot be read.
+  nlohmann::json get(const kube::ResourceType& type, const std::string& name) {
+    auto object = client_->get(type, namespace_, name);
+    return object ? *object : nlohmann::json();
+  }
   const std::string& ns() const { return namespace_; }
 
 
