@@ -68,11 +68,18 @@ TEST_F(BrokerBindingIntegrationTest, TargetsFollowTheActiveNodeAndTheWorkloadRes
                "credentialsSecretName": "app-rabbitmq",
                "workloads": [{"kind": "Deployment", "name": "app"}]}})"), {}).ok());
 
-  const std::string node0 = "rabbit@bus-server-0.bus-nodes." + ns();
-  const std::string node1 = "rabbit@bus-server-1.bus-nodes." + ns();
-  const std::string host0 = "bus-server-0.bus-nodes." + ns() + ".svc";
-  const std::string host1 = "bus-server-1.bus-nodes." + ns() + ".svc";
   ASSERT_TRUE(eventually([&] { return bindingCondition("Bound") == "True"; }, 90s)) << bindingCondition("Bound", "message");
+  // The first node to become Ready is active; the failover goes to the lowest other one.
+  ASSERT_TRUE(eventually([&] {
+    const json c = get(api::brokerClusters(), "bus");
+    return c.value("/status/readyReplicas"_json_pointer, 0) == 3 && get(brokerBindings(), "app")["status"]["currentNode"] == c["status"]["activeNode"];
+  }, 90s));
+  const int first = testing::ordinalOfNode(get(api::brokerClusters(), "bus")["status"]["activeNode"]);
+  const int second = testing::failoverTarget(first);
+  auto nodeName = [&](int i) { return "rabbit@bus-server-" + std::to_string(i) + ".bus-nodes." + ns(); };
+  auto hostName = [&](int i) { return "bus-server-" + std::to_string(i) + ".bus-nodes." + ns() + ".svc"; };
+  const std::string node0 = nodeName(first), node1 = nodeName(second);
+  const std::string host0 = hostName(first), host1 = hostName(second);
   EXPECT_EQ(get(brokerBindings(), "app")["status"]["currentNode"], node0);
   json config = get(kube::resources::configMaps(), "app-config");
   EXPECT_EQ(json::parse(config["data"]["config.json"].get<std::string>())["rabbitmq"],
@@ -89,7 +96,7 @@ TEST_F(BrokerBindingIntegrationTest, TargetsFollowTheActiveNodeAndTheWorkloadRes
 
   // Failover: the active pod goes NotReady.
   const auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE(testing::setPodReady(client(), ns(), "bus-server-0", false).ok());
+  ASSERT_TRUE(testing::setPodReady(client(), ns(), "bus-server-" + std::to_string(first), false).ok());
   ASSERT_TRUE(eventually([&] {
     const json c = get(kube::resources::configMaps(), "app-config");
     const json s = get(kube::resources::secrets(), "app-env");
@@ -114,8 +121,8 @@ TEST_F(BrokerBindingIntegrationTest, TargetsFollowTheActiveNodeAndTheWorkloadRes
   std::this_thread::sleep_for(2s);
   EXPECT_EQ(get(kube::resources::deployments(), "app")["metadata"]["generation"], generation + 1);
 
-  // Node 0 recovers: nothing moves back, nothing restarts again.
-  ASSERT_TRUE(testing::setPodReady(client(), ns(), "bus-server-0", true).ok());
+  // The first node recovers: nothing moves back, nothing restarts again.
+  ASSERT_TRUE(testing::setPodReady(client(), ns(), "bus-server-" + std::to_string(first), true).ok());
   std::this_thread::sleep_for(4s);
   EXPECT_EQ(get(brokerBindings(), "app")["status"]["currentNode"], node1);
   EXPECT_EQ(get(kube::resources::deployments(), "app")["metadata"]["generation"], generation + 1);
@@ -166,13 +173,18 @@ TEST_F(BrokerBindingIntegrationTest, CountingServiceFollowsTheActiveNodeAndKeeps
     return c != nullptr && c->value("status", "") == "True";
   };
   ASSERT_TRUE(eventually(ready, 90s));
+  ASSERT_TRUE(eventually([&] { return get(api::brokerClusters(), "counting").value("/status/readyReplicas"_json_pointer, 0) == 2; }, 90s));
+  ASSERT_TRUE(eventually([&] {
+    return get(countingServices(), "demo")["status"]["currentNode"] == get(api::brokerClusters(), "counting")["status"]["activeNode"];
+  }, 30s));
   const json status = get(countingServices(), "demo")["status"];
   const std::string start_time = status["startTime"];
-  EXPECT_EQ(status["currentNode"], "rabbit@counting-server-0.counting-nodes." + ns());
+  const int first = testing::ordinalOfNode(status["currentNode"]);
+  const int second = testing::failoverTarget(first);
   auto config = [&](const char* key) {
     return json::parse(*kube::base64Decode(get(kube::resources::secrets(), "demo-config")["data"][key].get<std::string>()));
   };
-  EXPECT_EQ(config("service.json")["broker"]["host"], "counting-server-0.counting-nodes." + ns() + ".svc");
+  EXPECT_EQ(config("service.json")["broker"]["host"], "counting-server-" + std::to_string(first) + ".counting-nodes." + ns() + ".svc");
   EXPECT_EQ(config("service.json")["broker"]["port"], 1883);
   EXPECT_EQ(config("client.json")["startTime"], start_time);
   EXPECT_FALSE(config("client.json")["broker"]["password"].get<std::string>().empty());
@@ -182,9 +194,9 @@ TEST_F(BrokerBindingIntegrationTest, CountingServiceFollowsTheActiveNodeAndKeeps
   const std::string checksum =
       get(kube::resources::deployments(), "demo-service")["spec"]["template"]["metadata"]["annotations"]["warren.dev/config-checksum"];
 
-  ASSERT_TRUE(testing::setPodReady(client(), ns(), "counting-server-0", false).ok());
+  ASSERT_TRUE(testing::setPodReady(client(), ns(), "counting-server-" + std::to_string(first), false).ok());
   ASSERT_TRUE(eventually([&] {
-    return config("service.json")["broker"]["host"] == "counting-server-1.counting-nodes." + ns() + ".svc";
+    return config("service.json")["broker"]["host"] == "counting-server-" + std::to_string(second) + ".counting-nodes." + ns() + ".svc";
   }, 30s));
   EXPECT_TRUE(eventually([&] {
     return get(kube::resources::deployments(), "demo-client")["spec"]["template"]["metadata"]["annotations"]["warren.dev/config-checksum"] != checksum;

@@ -40,6 +40,15 @@ class RunningOperator {
 // Installs the CRDs from crds/ with kubectl (once per test binary).
 void installCrds();
 
+// The ordinal N of an active node "rabbit@<name>-server-N.<service>.<ns>".
+inline int ordinalOfNode(const std::string& node) {
+  const auto dot = node.find('.');
+  const auto dash = node.rfind('-', dot);
+  return std::stoi(node.substr(dash + 1, dot - dash - 1));
+}
+// Where a failover of `active` goes when every other node is Ready: the lowest other ordinal.
+inline int failoverTarget(int active) { return active == 0 ? 1 : 0; }
+
 // Marks a pod Ready or not through the status subresource, as the kubelet would.
 Status setPodReady(kube::Client& client, const std::string& ns, const std::string& pod, bool ready);
 
