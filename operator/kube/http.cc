@@ -47,6 +47,7 @@ void Cancellation::cancel() {
     if (cancelled_.exchange(true)) return;
     callbacks.swap(callbacks_);
   }
+  changed_.notify_all();
   for (auto& [id, callback] : callbacks) callback();
 }
 
@@ -65,6 +66,16 @@ int Cancellation::subscribe(std::function<void()> callback) {
 void Cancellation::unsubscribe(int id) {
   std::lock_guard<std::mutex> lock(mutex_);
   callbacks_.erase(id);
+}
+
+bool Cancellation::waitFor(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return changed_.wait_for(lock, timeout, [this] { return cancelled_.load(); });
+}
+
+void Cancellation::wait() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  changed_.wait(lock, [this] { return cancelled_.load(); });
 }
 
 }  // namespace warren::kube

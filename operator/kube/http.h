@@ -6,6 +6,8 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
@@ -52,10 +54,15 @@ class Cancellation {
   // id for unsubscribe().
   int subscribe(std::function<void()> callback);
   void unsubscribe(int id);
+  // Sleeps up to `timeout`, waking early on cancel(); true when cancelled.
+  bool waitFor(std::chrono::milliseconds timeout);
+  // Sleeps until cancel().
+  void wait();
 
  private:
   std::atomic<bool> cancelled_{false};
   std::mutex mutex_;
+  std::condition_variable changed_;
   int next_id_ = 0;
   std::map<int, std::function<void()>> callbacks_;
 };

@@ -1,8 +1,5 @@
 #include "runtime/leader_election.h"
 
-#include <condition_variable>
-#include <mutex>
-
 #include "common/log.h"
 #include "runtime/metrics.h"
 #include "runtime/object_helpers.h"
@@ -97,25 +94,13 @@ void LeaderElector::release() {
 
 bool LeaderElector::run(kube::Cancellation& cancel, const std::function<void()>& on_started,
                         const std::function<void()>& on_stopped) {
-  std::mutex mutex;
-  std::condition_variable wake;
-  const int subscription = cancel.subscribe([&] {
-    std::lock_guard<std::mutex> lock(mutex);
-    wake.notify_all();
-  });
-  auto sleep = [&](std::chrono::milliseconds delay) {
-    std::unique_lock<std::mutex> lock(mutex);
-    wake.wait_for(lock, delay, [&] { return cancel.cancelled(); });
-  };
+  auto sleep = [&cancel](std::chrono::milliseconds delay) { cancel.waitFor(delay); };
   auto& gauge = leaderGauge(config_.lease_name);
   log::info("campaigning for leadership",
             {log::Field("lease", config_.lease_namespace + "/" + config_.lease_name),
              log::Field("identity", config_.identity)});
   while (!cancel.cancelled() && !tryAcquireOrRenew(clock::now())) sleep(config_.retry_period);
-  if (cancel.cancelled()) {
-    cancel.unsubscribe(subscription);
-    return true;
-  }
+  if (cancel.cancelled()) return true;
   leading_ = true;
   gauge.set(1);
   log::info("became leader", {log::Field("identity", config_.identity)});
@@ -142,7 +127,6 @@ bool LeaderElector::run(kube::Cancellation& cancel, const std::function<void()>&
   // Stop the controllers before releasing, so a successor never overlaps.
   on_stopped();
   if (!lost) release();
-  cancel.unsubscribe(subscription);
   return !lost;
 }
 

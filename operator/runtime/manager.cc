@@ -1,8 +1,5 @@
 #include "runtime/manager.h"
 
-#include <condition_variable>
-#include <mutex>
-
 #include "common/log.h"
 #include "runtime/metrics.h"
 
@@ -119,17 +116,7 @@ int Manager::run(kube::Cancellation& stop) {
     if (!graceful) exit_code = 1;
   } else if (!stop.cancelled()) {
     startControllers();
-    std::mutex mutex;
-    std::condition_variable wake;
-    const int subscription = stop.subscribe([&] {
-      std::lock_guard<std::mutex> lock(mutex);
-      wake.notify_all();
-    });
-    {
-      std::unique_lock<std::mutex> lock(mutex);
-      wake.wait(lock, [&] { return stop.cancelled(); });
-    }
-    stop.unsubscribe(subscription);
+    stop.wait();
     stopControllers();
   }
   for (auto& informer : informers_) informer->stop();

@@ -1,8 +1,5 @@
 #include "runtime/watcher.h"
 
-#include <condition_variable>
-#include <mutex>
-#include <thread>
 
 #include "common/log.h"
 #include "runtime/metrics.h"
@@ -148,20 +145,10 @@ std::chrono::milliseconds Watcher::stepWatch(const WatcherSink& sink, kube::Canc
 }
 
 void Watcher::run(const WatcherSink& sink, kube::Cancellation& cancel) {
-  std::mutex mutex;
-  std::condition_variable wake;
-  const int subscription = cancel.subscribe([&] {
-    std::lock_guard<std::mutex> lock(mutex);
-    wake.notify_all();
-  });
   while (!cancel.cancelled()) {
     const auto delay = step(sink, cancel);
-    if (delay.count() > 0) {
-      std::unique_lock<std::mutex> lock(mutex);
-      wake.wait_for(lock, delay, [&] { return cancel.cancelled(); });
-    }
+    if (delay.count() > 0) cancel.waitFor(delay);
   }
-  cancel.unsubscribe(subscription);
 }
 
 }  // namespace warren::runtime
