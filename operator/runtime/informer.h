@@ -52,6 +52,7 @@ class Informer {
 
   const Store& store() const { return store_; }
   const kube::ResourceType& type() const { return options_.type; }
+  const InformerOptions& options() const { return options_; }
   const Watcher& watcher() const { return watcher_; }
 
   // Applies one watcher event (public for tests that drive it directly).

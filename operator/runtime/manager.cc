@@ -52,6 +52,15 @@ void Manager::instrument(kube::Client& client) {
 }
 
 std::shared_ptr<Informer> Manager::addInformer(InformerOptions options) {
+  // Controllers asking for the same objects share one cache and one watch.
+  for (const auto& existing : informers_) {
+    const InformerOptions& o = existing->options();
+    if (o.type.apiVersion() == options.type.apiVersion() && o.type.plural == options.type.plural &&
+        o.ns == options.ns && o.label_selector == options.label_selector &&
+        o.field_selector == options.field_selector && o.drop_managed_fields == options.drop_managed_fields) {
+      return existing;
+    }
+  }
   auto informer = Informer::forClient(client_, std::move(options));
   informers_.push_back(informer);
   return informer;

@@ -39,6 +39,8 @@ class Manager {
   // instrumented clients, from the rest_client_requests_total metric.
   static double apiWrites();
 
+  // An informer for `options`; the one already added when an earlier caller
+  // asked for the same objects (handlers and indexes then accumulate on it).
   std::shared_ptr<Informer> addInformer(InformerOptions options);
   void addController(std::shared_ptr<Controller> controller);
   std::shared_ptr<kube::Client> client() const { return client_; }
