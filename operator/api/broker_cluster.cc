@@ -69,6 +69,10 @@ std::map<std::string, std::string> BrokerCluster::labels() const {
   return out;
 }
 
+std::string nodeHost(const std::string& node_name) {
+  return node_name.substr(node_name.find('@') + 1) + ".svc";
+}
+
 Result<BrokerCluster> parseBrokerCluster(const json& object) {
   BrokerCluster cluster;
   cluster.raw = object;

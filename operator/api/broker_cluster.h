@@ -86,6 +86,9 @@ struct BrokerCluster {
   std::map<std::string, std::string> labels() const;
 };
 
+// The DNS name clients use for a node: rabbit@<pod>.<svc>.<ns> -> <pod>.<svc>.<ns>.svc
+std::string nodeHost(const std::string& node_name);
+
 // Error reason "InvalidSpec" (terminal) naming the field.
 Result<BrokerCluster> parseBrokerCluster(const nlohmann::json& object);
 

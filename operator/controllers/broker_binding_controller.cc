@@ -21,8 +21,7 @@ constexpr const char* kClusterIndex = "cluster";
 
 // The endpoint values a target can ask for, for the active node.
 std::vector<std::pair<std::string, std::string>> endpointValues(const std::string& node, const json& cluster) {
-  // rabbit@<pod>.<headless service>.<namespace> -> <pod>.<headless service>.<namespace>.svc
-  const std::string host = node.substr(node.find('@') + 1) + ".svc";
+  const std::string host = api::nodeHost(node);
   const std::string port = std::to_string(builders::kAmqpPort);
   const int mqtt = cluster.value("/spec/mqtt/port"_json_pointer, 1883);
   return {{"host", host}, {"port", port}, {"mqttPort", std::to_string(mqtt)},
@@ -240,7 +239,6 @@ void addBrokerBindingController(runtime::Manager& manager, const std::string& ns
   // Bindings may point at clusters in other namespaces: when warren watches
   // every namespace, so does this informer; with --namespace, only that one.
   runtime::InformerOptions cluster_options{api::brokerClusters(), ns, "", "", true, {}};
-  cluster_options.watcher.name = "brokerclusters.warren.dev(bindings)";
   auto clusters = manager.addInformer(cluster_options);
   auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
   auto reconciler = std::make_shared<BrokerBindingReconciler>(manager.client(), bindings, clusters, events);

@@ -19,6 +19,8 @@ using json = nlohmann::json;
 using runtime::Condition;
 
 constexpr size_t kCookieLength = 44;
+// Pods informer index: "<namespace>/<cluster>" from the cluster label.
+constexpr const char* kClusterPodsIndex = "cluster";
 constexpr size_t kMinCookieLength = 20;
 
 int ordinalOf(const std::string& pod_name) {
@@ -101,10 +103,7 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
       outcome.stop = true;
       return okStatus();
     }
-    const auto pods = informers_.pods->store().byIndex(runtime::kNamespaceIndex, cluster.ns);
-    const auto members = std::count_if(pods.begin(), pods.end(), [&](const runtime::ObjectPtr& pod) {
-      return pod->value("/metadata/labels"_json_pointer, json::object()).value(api::kClusterLabel, "") == cluster.name;
-    });
+    const auto members = informers_.pods->store().byIndex(kClusterPodsIndex, runtime::objectKey(cluster.ns, cluster.name)).size();
     if (members > 0) {
       outcome.degrade("ErlangCookieMissing",
                       "Secret \"" + cookie_name + "\" holding the Erlang cookie is gone while " +
@@ -185,8 +184,7 @@ BrokerClusterReconciler::Observed BrokerClusterReconciler::observe(const api::Br
 
   // What the informers saw of each broker pod and the Node it runs on.
   std::map<int, runtime::ObjectPtr> pods;
-  for (const auto& pod : informers_.pods->store().byIndex(runtime::kNamespaceIndex, cluster.ns)) {
-    if (pod->value("/metadata/labels"_json_pointer, json::object()).value(api::kClusterLabel, "") != cluster.name) continue;
+  for (const auto& pod : informers_.pods->store().byIndex(kClusterPodsIndex, runtime::objectKey(cluster.ns, cluster.name))) {
     const int ordinal = ordinalOf(pod->value("/metadata/name"_json_pointer, std::string()));
     if (ordinal >= 0) pods[ordinal] = pod;
   }
@@ -389,6 +387,11 @@ void addBrokerClusterController(runtime::Manager& manager, const std::string& ns
     nodes.watcher.name = "nodes";
     informers.nodes = manager.addInformer(nodes);
   }
+  informers.pods->addIndex(kClusterPodsIndex, [](const json& pod) {
+    const std::string name = pod.value("/metadata/labels"_json_pointer, json::object()).value(api::kClusterLabel, "");
+    if (name.empty()) return std::vector<std::string>{};
+    return std::vector<std::string>{runtime::objectKey(pod.value("/metadata/namespace"_json_pointer, std::string()), name)};
+  });
   informers.pods->addIndex("node", [](const json& pod) {
     const std::string host = pod.value("/spec/nodeName"_json_pointer, std::string());
     return host.empty() ? std::vector<std::string>{} : std::vector<std::string>{host};

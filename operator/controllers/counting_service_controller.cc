@@ -95,7 +95,7 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
   };
 
   // One config per program, in a Secret because it holds the password.
-  const json base = {{"broker", {{"host", node.substr(node.find('@') + 1) + ".svc"},
+  const json base = {{"broker", {{"host", api::nodeHost(node)},
                                  {"port", parsed->spec.mqtt_port},
                                  {"username", decode("username")},
                                  {"password", decode("password")}}},
@@ -146,7 +146,6 @@ void addCountingServiceController(runtime::Manager& manager, const std::string& 
   service_options.watcher.name = "countingservices.warren.dev";
   auto services = manager.addInformer(service_options);
   runtime::InformerOptions cluster_options{api::brokerClusters(), ns, "", "", true, {}};
-  cluster_options.watcher.name = "brokerclusters.warren.dev(counting)";
   auto clusters = manager.addInformer(cluster_options);
   runtime::InformerOptions deployment_options{kube::resources::deployments(), ns, kCountingLabel, "", true, {}};
   deployment_options.watcher.name = "deployments.apps(counting)";
