@@ -4,7 +4,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev \
-      libpaho-mqttpp-dev libpaho-mqtt-dev && rm -rf /var/lib/apt/lists/*
+      libpaho-mqttpp-dev libpaho-mqtt-dev librabbitmq-dev && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY CMakeLists.txt ./
 COPY operator/ operator/
@@ -13,7 +13,7 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DWARREN_BUILD_TEST
 
 FROM debian:bookworm-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libcpprest2.10 libyaml-cpp0.7 libssl3 libpaho-mqttpp3-1 libpaho-mqtt1.3 ca-certificates \
+      libcpprest2.10 libyaml-cpp0.7 libssl3 libpaho-mqttpp3-1 libpaho-mqtt1.3 librabbitmq4 ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/operator/warren-operator /build/operator/warren-counting-service \
      /build/operator/warren-counting-client /usr/local/bin/

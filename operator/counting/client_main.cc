@@ -16,9 +16,9 @@ int main(int argc, char** argv) {
   std::ofstream record;
   return runProgram(
       "warren-counting-client", argc, argv,
-      [&](const CountingConfig& config, MqttLink& link) {
+      [&](const CountingConfig& config, BrokerLink& link) {
         if (!config.record_file.empty()) record.open(config.record_file, std::ios::app);
-        link.subscribe(config.topic, [&](const std::string& payload) {
+        link.subscribe([&](const std::string& payload) {
           const auto message = nlohmann::json::parse(payload, nullptr, false);
           if (!message.is_object() || !message.contains("count") || !message["count"].is_number_integer()) {
             warren::log::warn("ignoring a message that is not a count");
@@ -37,5 +37,5 @@ int main(int argc, char** argv) {
           warren::log::info("received", {warren::log::Field("count", count)});
         });
       },
-      [](const CountingConfig&, MqttLink&) {});
+      [](const CountingConfig&, BrokerLink&) {});
 }

@@ -20,8 +20,11 @@ Result<CountingConfig> parseCountingConfig(const std::string& json_text) {
   CountingConfig config;
   try {
     const auto broker = json.value("broker", nlohmann::json::object());
+    config.protocol = broker.value("protocol", config.protocol);
+    if (config.protocol != kMqtt && config.protocol != kAmqp) return invalid("broker.protocol", "must be mqtt or amqp");
     config.host = broker.value("host", "");
-    config.port = broker.value("port", 1883);
+    config.port = broker.value("port", config.protocol == kAmqp ? 5672 : 1883);
+    config.vhost = broker.value("vhost", config.vhost);
     config.username = broker.value("username", "");
     config.password = broker.value("password", "");
     config.topic = json.value("topic", config.topic);

@@ -11,9 +11,14 @@
 
 namespace warren::counting {
 
+inline constexpr const char* kMqtt = "mqtt";
+inline constexpr const char* kAmqp = "amqp";
+
 struct CountingConfig {
+  std::string protocol = kMqtt;  // "mqtt" or "amqp"
   std::string host;
-  int port = 1883;
+  int port = 1883;               // defaults to 5672 for amqp
+  std::string vhost = "/";       // amqp only
   std::string username;
   std::string password;
   std::string topic = "warren/counting";

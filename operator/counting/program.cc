@@ -8,13 +8,14 @@
 
 #include "app/shutdown.h"
 #include "common/log.h"
+#include "counting/link_factory.h"
 #include "runtime/http_server.h"
 
 namespace warren::counting {
 
 int runProgram(const std::string& name, int argc, char** argv,
-               const std::function<void(const CountingConfig&, MqttLink&)>& setup,
-               const std::function<void(const CountingConfig&, MqttLink&)>& tick) {
+               const std::function<void(const CountingConfig&, BrokerLink&)>& setup,
+               const std::function<void(const CountingConfig&, BrokerLink&)>& tick) {
   app::ShutdownSignal::instance().install();
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s CONFIG.json\n", name.c_str());
@@ -25,7 +26,8 @@ int runProgram(const std::string& name, int argc, char** argv,
     std::fprintf(stderr, "%s: %s\n", name.c_str(), config.error().message.c_str());
     return 2;
   }
-  MqttLink link(*config, name + "-" + std::to_string(getpid()));
+  const std::unique_ptr<BrokerLink> owned_link = makeBrokerLink(*config, name + "-" + std::to_string(getpid()));
+  BrokerLink& link = *owned_link;
   setup(*config, link);
   runtime::HttpServer health;
   health.handle("/healthz", [&link] {
@@ -44,7 +46,8 @@ int runProgram(const std::string& name, int argc, char** argv,
     }
   }
   link.start();
-  log::info("started", {log::Field("program", name), log::Field("broker", config->host + ":" + std::to_string(config->port)),
+  log::info("started", {log::Field("program", name), log::Field("protocol", config->protocol),
+                        log::Field("broker", config->host + ":" + std::to_string(config->port)),
                         log::Field("topic", config->topic)});
   auto& shutdown = app::ShutdownSignal::instance();
   while (!shutdown.waitFor(config->interval)) tick(*config, link);

@@ -6,14 +6,15 @@
 #include <functional>
 #include <string>
 
-#include "counting/mqtt_link.h"
+#include "counting/broker_link.h"
 
 namespace warren::counting {
 
-// Runs `tick` every `period` until SIGTERM/SIGINT, serving /healthz for `link`.
+// Loads the config, makes the link for its protocol, calls `setup` once, then
+// `tick` every interval until SIGTERM/SIGINT, serving /healthz for the link.
 // Returns the process exit code.
 int runProgram(const std::string& name, int argc, char** argv,
-               const std::function<void(const CountingConfig&, MqttLink&)>& setup,
-               const std::function<void(const CountingConfig&, MqttLink&)>& tick);
+               const std::function<void(const CountingConfig&, BrokerLink&)>& setup,
+               const std::function<void(const CountingConfig&, BrokerLink&)>& tick);
 
 }  // namespace warren::counting

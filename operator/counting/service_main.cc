@@ -10,11 +10,11 @@
 int main(int argc, char** argv) {
   using namespace warren::counting;
   return runProgram(
-      "warren-counting-service", argc, argv, [](const CountingConfig&, MqttLink&) {},
-      [](const CountingConfig& config, MqttLink& link) {
+      "warren-counting-service", argc, argv, [](const CountingConfig&, BrokerLink&) {},
+      [](const CountingConfig& config, BrokerLink& link) {
         const auto now = std::chrono::system_clock::now();
         const long long count = countAt(config, now);
-        link.publish(config.topic, nlohmann::json{{"count", count}, {"at", warren::runtime::formatTime(now)}}.dump());
+        link.publish(nlohmann::json{{"count", count}, {"at", warren::runtime::formatTime(now)}}.dump());
         warren::log::debug("published", {warren::log::Field("count", count)});
       });
 }
