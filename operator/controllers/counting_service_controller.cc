@@ -1,6 +1,7 @@
 #include "controllers/counting_service_controller.h"
 
 #include "api/broker_cluster.h"
+#include "builders/broker_cluster_children.h"
 #include "kube/tls_material.h"
 #include "runtime/object_helpers.h"
 
@@ -77,8 +78,10 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
   const std::string cluster_name = spec.value("/brokerClusterRef/name"_json_pointer, std::string());
   const runtime::ObjectPtr cluster = clusters_->store().get(runtime::objectKey(request.ns, cluster_name));
   if (!cluster) return finish({"Ready", "False", "ClusterNotFound", "BrokerCluster " + cluster_name + " does not exist"});
-  if (!cluster->value("/spec/mqtt/enabled"_json_pointer, false)) {
-    return finish({"Ready", "False", "MqttDisabled", "BrokerCluster " + cluster_name + " must have spec.mqtt.enabled: true"});
+  const std::string protocol = spec.value("protocol", std::string("mqtt"));
+  if (protocol == "mqtt" && !cluster->value("/spec/mqtt/enabled"_json_pointer, false)) {
+    return finish({"Ready", "False", "MqttDisabled",
+                   "BrokerCluster " + cluster_name + " must have spec.mqtt.enabled: true for protocol mqtt"});
   }
   const std::string node = cluster->value("/status/activeNode"_json_pointer, std::string());
   if (node.empty()) return finish({"Ready", "False", "NoActiveNode", "the BrokerCluster has no active node yet"});
@@ -95,8 +98,9 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
   };
 
   // One config per program, in a Secret because it holds the password.
-  const json base = {{"broker", {{"host", api::nodeHost(node)},
-                                 {"port", parsed->spec.mqtt_port},
+  const json base = {{"broker", {{"protocol", protocol},
+                                 {"host", api::nodeHost(node)},
+                                 {"port", protocol == "amqp" ? builders::kAmqpPort : parsed->spec.mqtt_port},
                                  {"username", decode("username")},
                                  {"password", decode("password")}}},
                      {"topic", "warren/counting/" + request.ns + "/" + request.name},

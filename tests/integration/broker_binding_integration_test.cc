@@ -167,12 +167,19 @@ TEST_F(BrokerBindingIntegrationTest, CountingServiceFollowsTheActiveNodeAndKeeps
                               {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "CountingService"},
                                {"metadata", {{"name", "demo"}}},
                                {"spec", {{"brokerClusterRef", {{"name", "counting"}}}, {"intervalSeconds", 1}}}}, {}).ok());
-  auto ready = [&] {
-    const json conditions = get(countingServices(), "demo").value("/status/conditions"_json_pointer, json::array());
-    const json* c = runtime::findCondition(conditions, "Ready");
-    return c != nullptr && c->value("status", "") == "True";
+  ASSERT_TRUE(client().create(countingServices(), ns(),
+                              {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "CountingService"},
+                               {"metadata", {{"name", "amqp"}}},
+                               {"spec", {{"brokerClusterRef", {{"name", "counting"}}}, {"protocol", "amqp"}}}}, {}).ok());
+  auto ready = [&](const char* name) {
+    return [this, name] {
+      const json conditions = get(countingServices(), name).value("/status/conditions"_json_pointer, json::array());
+      const json* c = runtime::findCondition(conditions, "Ready");
+      return c != nullptr && c->value("status", "") == "True";
+    };
   };
-  ASSERT_TRUE(eventually(ready, 90s));
+  ASSERT_TRUE(eventually(ready("demo"), 90s));
+  ASSERT_TRUE(eventually(ready("amqp"), 30s));
   ASSERT_TRUE(eventually([&] { return get(api::brokerClusters(), "counting").value("/status/readyReplicas"_json_pointer, 0) == 2; }, 90s));
   ASSERT_TRUE(eventually([&] {
     return get(countingServices(), "demo")["status"]["currentNode"] == get(api::brokerClusters(), "counting")["status"]["activeNode"];
@@ -181,11 +188,14 @@ TEST_F(BrokerBindingIntegrationTest, CountingServiceFollowsTheActiveNodeAndKeeps
   const std::string start_time = status["startTime"];
   const int first = testing::ordinalOfNode(status["currentNode"]);
   const int second = testing::failoverTarget(first);
-  auto config = [&](const char* key) {
-    return json::parse(*kube::base64Decode(get(kube::resources::secrets(), "demo-config")["data"][key].get<std::string>()));
+  auto config = [&](const char* key, const std::string& service = "demo") {
+    return json::parse(*kube::base64Decode(get(kube::resources::secrets(), service + "-config")["data"][key].get<std::string>()));
   };
   EXPECT_EQ(config("service.json")["broker"]["host"], "counting-server-" + std::to_string(first) + ".counting-nodes." + ns() + ".svc");
   EXPECT_EQ(config("service.json")["broker"]["port"], 1883);
+  EXPECT_EQ(config("service.json")["broker"]["protocol"], "mqtt");
+  EXPECT_EQ(config("client.json", "amqp")["broker"]["protocol"], "amqp");
+  EXPECT_EQ(config("client.json", "amqp")["broker"]["port"], 5672);
   EXPECT_EQ(config("client.json")["startTime"], start_time);
   EXPECT_FALSE(config("client.json")["broker"]["password"].get<std::string>().empty());
   for (const char* deployment : {"demo-service", "demo-client"}) {
@@ -201,8 +211,39 @@ TEST_F(BrokerBindingIntegrationTest, CountingServiceFollowsTheActiveNodeAndKeeps
   EXPECT_TRUE(eventually([&] {
     return get(kube::resources::deployments(), "demo-client")["spec"]["template"]["metadata"]["annotations"]["warren.dev/config-checksum"] != checksum;
   }, 10s)) << "the programs were not rolled onto the new node";
+  EXPECT_TRUE(eventually([&] {
+    return config("client.json", "amqp")["broker"]["host"] == "counting-server-" + std::to_string(second) + ".counting-nodes." + ns() + ".svc";
+  }, 10s)) << "the AMQP pair was not rerouted";
   EXPECT_EQ(get(countingServices(), "demo")["status"]["startTime"], start_time) << "the count would have been reset";
   EXPECT_EQ(config("service.json")["startTime"], start_time);
+}
+
+TEST_F(BrokerBindingIntegrationTest, CountingServiceSaysWhatItWaitsFor) {
+  testing::RunningOperator operator_process(ns());
+  const json service = {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "CountingService"},
+                        {"metadata", {{"name", "waiting"}}},
+                        {"spec", {{"brokerClusterRef", {{"name", "plain"}}}}}};
+  json bad = service;
+  bad["spec"]["protocol"] = "stomp";
+  auto rejected = client().create(countingServices(), ns(), bad, {});
+  ASSERT_FALSE(rejected.ok());
+  EXPECT_THAT(rejected.error().message, ::testing::HasSubstr("spec.protocol"));
+
+  ASSERT_TRUE(client().create(countingServices(), ns(), service, {}).ok());
+  auto reason = [&] {
+    const json conditions = get(countingServices(), "waiting").value("/status/conditions"_json_pointer, json::array());
+    const json* c = runtime::findCondition(conditions, "Ready");
+    return c == nullptr ? std::string() : c->value("reason", std::string());
+  };
+  EXPECT_TRUE(eventually([&] { return reason() == "ClusterNotFound"; }, 30s)) << reason();
+  ASSERT_TRUE(client().create(api::brokerClusters(), ns(),
+                              {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
+                               {"metadata", {{"name", "plain"}}}, {"spec", {{"replicas", 1}}}}, {}).ok());
+  EXPECT_TRUE(eventually([&] { return reason() == "MqttDisabled"; }, 30s)) << reason();
+  // AMQP needs no plugin: the same pair becomes Ready once it speaks AMQP.
+  ASSERT_TRUE(client().patch(countingServices(), ns(), "waiting", kube::PatchType::kMerge,
+                             {{"spec", {{"protocol", "amqp"}}}}, {}).ok());
+  EXPECT_TRUE(eventually([&] { return reason() == "Configured"; }, 90s)) << reason();
 }
 
 }  // namespace
