@@ -1,0 +1,235 @@
+#include "dataplane_fixture.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "builders/broker_cluster_children.h"
+#include "kube/cpprest_transport.h"
+#include "kube/tls_material.h"
+
+extern char** environ;
+
+namespace warren::dataplane {
+namespace {
+
+using json = nlohmann::json;
+using namespace std::chrono_literals;
+
+constexpr const char* kRabbitmqServer = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+
+}  // namespace
+
+bool run(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()) == 0; }
+
+bool eventually(const std::function<bool()>& condition, std::chrono::seconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(500ms);
+  }
+  return condition();
+}
+
+std::vector<long long> readCounts(const std::filesystem::path& file) {
+  std::vector<long long> counts;
+  std::ifstream in(file);
+  for (long long count; in >> count;) counts.push_back(count);
+  return counts;
+}
+
+void DataPlaneTest::SetUp() {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces (CI runs as root)";
+  ASSERT_TRUE(std::filesystem::exists(kRabbitmqServer)) << "rabbitmq-server is not installed (hack/install-deps.sh)";
+  ASSERT_TRUE(run("command -v ip")) << "iproute2 is not installed";
+  id_ = std::to_string(getpid() % 10000);
+  subnet_ = "10.213." + std::to_string(getpid() % 200 + 20);
+  bridge_ = "wrnbr" + id_;
+  root_ = std::filesystem::temp_directory_path() / ("warren-dataplane-" + id_);
+  std::filesystem::remove_all(root_);
+  std::filesystem::create_directories(root_);
+  ASSERT_TRUE(run("ip link add " + bridge_ + " type bridge && ip addr add " + subnet_ + ".1/24 dev " + bridge_ +
+                  " && ip link set " + bridge_ + " up"));
+}
+
+void DataPlaneTest::TearDown() {
+  for (pid_t pid : programs_) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+  }
+  for (auto& node : nodes_) stop(node);
+  for (const auto& netns : namespaces_) {
+    run("ip netns pids " + netns + " | xargs -r kill -9");
+    run("ip netns del " + netns);
+    std::filesystem::remove_all(std::filesystem::path("/etc/netns") / netns);
+  }
+  if (!bridge_.empty()) run("ip link del " + bridge_);
+  if (!root_.empty() && !HasFailure()) std::filesystem::remove_all(root_);
+}
+
+void DataPlaneTest::useRendered(const api::BrokerCluster& cluster, const std::string& username,
+                                const std::string& password, const json& config_map) {
+  cluster_ = cluster;
+  username_ = username;
+  password_ = password;
+  config_map_ = config_map;
+  // The names the nodes resolve each other by: <pod>.<headless service>.<namespace>.
+  std::ofstream inetrc(root_ / "inetrc");
+  for (int i = 0; i < 4; ++i) {
+    std::string dotted = nodeIp(i);
+    std::replace(dotted.begin(), dotted.end(), '.', ',');
+    inetrc << "{host, {" << dotted << "}, [\"" << cluster_.podName(i) << "." << cluster_.headlessServiceName() << "."
+           << cluster_.ns << "\"]}.\n";
+  }
+  inetrc << "{lookup, [file, native]}.\n";
+}
+
+std::string DataPlaneTest::podHostsFile(int replicas) const {
+  std::ostringstream hosts;
+  hosts << "127.0.0.1 localhost\n";
+  for (int i = 0; i < replicas; ++i) hosts << nodeIp(i) << " " << api::nodeHost(cluster_.nodeName(i)) << "\n";
+  return hosts.str();
+}
+
+void DataPlaneTest::addNetworkNamespace(const std::string& netns, const std::string& ip, const std::string& hosts) {
+  const std::string veth = "wv" + id_ + "x" + std::to_string(namespaces_.size());
+  namespaces_.push_back(netns);
+  EXPECT_TRUE(run("ip netns add " + netns + " && ip netns exec " + netns + " ip link set lo up && ip link add " + veth +
+                  " type veth peer name " + veth + "p && ip link set " + veth + "p netns " + netns + " && ip link set " +
+                  veth + " master " + bridge_ + " && ip link set " + veth + " up && ip netns exec " + netns +
+                  " ip addr add " + ip + "/24 dev " + veth + "p && ip netns exec " + netns + " ip link set " + veth +
+                  "p up"))
+      << netns;
+  if (!hosts.empty()) {
+    // `ip netns exec` bind-mounts /etc/netns/<name>/hosts over /etc/hosts.
+    std::filesystem::create_directories(std::filesystem::path("/etc/netns") / netns);
+    std::ofstream(std::filesystem::path("/etc/netns") / netns / "hosts") << hosts;
+  }
+}
+
+DataPlaneTest::Node& DataPlaneTest::start(int ordinal, const std::string& cookie) {
+  Node node{ordinal, "wrn" + id_ + "-" + std::to_string(ordinal), nodeIp(ordinal), root_ / ("node-" + std::to_string(ordinal))};
+  addNetworkNamespace(node.netns, node.ip);
+  for (const char* sub : {"home", "conf.d", "mnesia", "log"}) std::filesystem::create_directories(node.dir / sub);
+  {
+    std::ofstream(node.dir / "home" / ".erlang.cookie") << cookie;
+    std::filesystem::permissions(node.dir / "home" / ".erlang.cookie", std::filesystem::perms::owner_read);
+    // Exactly what the setup init container installs in a pod, except
+    // default_queue_type, which RabbitMQ 3.10 here predates (3.13+ knows it;
+    // the tests declare quorum queues explicitly).
+    std::istringstream rendered(config_map_["data"]["10-warren.conf"].get<std::string>());
+    std::ofstream conf(node.dir / "conf.d" / "10-warren.conf");
+    for (std::string line; std::getline(rendered, line);) {
+      if (line.rfind("default_queue_type", 0) != 0) conf << line << "\n";
+    }
+    std::ofstream(node.dir / "conf.d" / "90-additional.conf") << config_map_["data"]["90-additional.conf"].get<std::string>();
+    std::ofstream(node.dir / "conf.d" / "11-default_user.conf")
+        << "default_user = " << username_ << "\ndefault_pass = " << password_ << "\n";
+    std::ofstream(node.dir / "enabled_plugins") << config_map_["data"]["enabled_plugins"].get<std::string>();
+  }
+  const std::vector<std::string> argv = {
+      "/usr/sbin/ip", "netns", "exec", node.netns, "env", "-i", "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
+      "HOME=" + (node.dir / "home").string(), "RABBITMQ_NODENAME=" + cluster_.nodeName(ordinal),
+      "RABBITMQ_USE_LONGNAME=true", "RABBITMQ_CONFIG_FILES=" + (node.dir / "conf.d").string(),
+      "RABBITMQ_CONF_ENV_FILE=/dev/null", "RABBITMQ_ENABLED_PLUGINS_FILE=" + (node.dir / "enabled_plugins").string(),
+      "RABBITMQ_MNESIA_BASE=" + (node.dir / "mnesia").string(), "RABBITMQ_LOG_BASE=" + (node.dir / "log").string(),
+      "ERL_INETRC=" + (root_ / "inetrc").string(), kRabbitmqServer};
+  std::filesystem::remove(node.dir / "out.log");
+  node.pid = spawn(argv, node.dir / "out.log");
+  programs_.pop_back();  // a node is stopped by stop(), as a group
+  nodes_.push_back(node);
+  return nodes_.back();
+}
+
+void DataPlaneTest::stop(Node& node) {
+  if (node.pid <= 0) return;
+  ::kill(-node.pid, SIGTERM);
+  for (int i = 0; i < 60; ++i) {
+    if (::waitpid(node.pid, nullptr, WNOHANG) == node.pid) {
+      node.pid = -1;
+      break;
+    }
+    std::this_thread::sleep_for(250ms);
+  }
+  if (node.pid > 0) {
+    ::kill(-node.pid, SIGKILL);
+    ::waitpid(node.pid, nullptr, 0);
+    node.pid = -1;
+  }
+  // The namespace's epmd outlives the node; end it with the namespace's processes.
+  run("ip netns pids " + node.netns + " | xargs -r kill -9");
+}
+
+Result<json> DataPlaneTest::management(const Node& node, const std::string& method, const std::string& path,
+                                       const json& body) {
+  auto transport = kube::CpprestTransport::create("http://" + node.ip + ":" + std::to_string(builders::kManagementPort),
+                                                  {}, std::chrono::seconds(10), "warren-dataplane-test");
+  if (!transport) return transport.error();
+  kube::HttpRequest request;
+  request.method = method;
+  request.path = path;
+  request.headers.emplace_back("Authorization", "Basic " + kube::base64Encode(username_ + ":" + password_));
+  if (!body.is_null()) {
+    request.content_type = "application/json";
+    request.body = body.dump();
+  }
+  auto response = (*transport)->send(request);
+  if (!response) return response.error();
+  if (response->status >= 300) return Error{response->status, "HTTP", response->body};
+  if (response->body.empty()) return json::object();
+  return json::parse(response->body, nullptr, false);
+}
+
+std::set<std::string> DataPlaneTest::runningNodes(const Node& via) {
+  std::set<std::string> names;
+  auto nodes = management(via, "GET", "/api/nodes");
+  if (!nodes || !nodes->is_array()) return names;
+  for (const auto& n : *nodes) {
+    if (n.value("running", false)) names.insert(n.value("name", ""));
+  }
+  return names;
+}
+
+std::string DataPlaneTest::logTail(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string all = text.str();
+  return all.size() > 3000 ? all.substr(all.size() - 3000) : all;
+}
+
+pid_t DataPlaneTest::spawn(const std::vector<std::string>& arguments, const std::filesystem::path& log) {
+  std::vector<std::string> args = arguments;
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);  // its own group, to stop it whole
+  posix_spawnattr_setpgroup(&attributes, 0);
+  pid_t pid = -1;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environ), 0) << argv[0];
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
+  programs_.push_back(pid);
+  return pid;
+}
+
+void DataPlaneTest::stopProgram(pid_t pid) {
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+}
+
+}  // namespace warren::dataplane

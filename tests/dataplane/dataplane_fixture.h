@@ -1,0 +1,81 @@
+// Shared fixture for the data-plane tests: real rabbitmq-server nodes
+// (Debian's package) started with what warren renders, each in a network
+// namespace of its own, as a pod would be, joined by a bridge. The pods' DNS
+// names resolve through an Erlang inetrc file for the nodes and through
+// /etc/netns/<namespace>/hosts for programs started with `ip netns exec`.
+// The fixture creates and removes all of it; it needs root.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "api/broker_cluster.h"
+#include "common/result.h"
+
+namespace warren::dataplane {
+
+// Runs a shell command quietly; true when it exits 0.
+bool run(const std::string& command);
+bool eventually(const std::function<bool()>& condition, std::chrono::seconds timeout);
+// The counts a counting client recorded, one per line.
+std::vector<long long> readCounts(const std::filesystem::path& file);
+
+class DataPlaneTest : public ::testing::Test {
+ protected:
+  struct Node {
+    int ordinal;
+    std::string netns;
+    std::string ip;
+    std::filesystem::path dir;
+    pid_t pid = -1;
+  };
+
+  void SetUp() override;
+  void TearDown() override;
+
+  // What warren rendered for a BrokerCluster, read back by the test.
+  void useRendered(const api::BrokerCluster& cluster, const std::string& username, const std::string& password,
+                   const nlohmann::json& config_map);
+
+  // Starts node `ordinal` with the rendered files (and `cookie`) in its own namespace.
+  Node& start(int ordinal, const std::string& cookie);
+  void stop(Node& node);
+
+  // A network namespace on the bridge with address `ip`; `hosts` becomes its /etc/hosts.
+  void addNetworkNamespace(const std::string& netns, const std::string& ip, const std::string& hosts = "");
+  // The address node `ordinal` has (or will have).
+  std::string nodeIp(int ordinal) const { return subnet_ + "." + std::to_string(10 + ordinal); }
+  // /etc/hosts lines mapping the pods' client DNS names (<pod>.<svc>.<ns>.svc) to the nodes.
+  std::string podHostsFile(int replicas) const;
+
+  // The management HTTP API of a node.
+  Result<nlohmann::json> management(const Node& node, const std::string& method, const std::string& path,
+                                    const nlohmann::json& body = nullptr);
+  std::set<std::string> runningNodes(const Node& via);
+  static std::string logTail(const std::filesystem::path& file);
+  std::string logTail(const Node& node) { return logTail(node.dir / "out.log"); }
+
+  // Starts `argv` (in network namespace `netns` unless empty), output appended to `log`.
+  pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log);
+  static void stopProgram(pid_t pid);
+
+  std::vector<pid_t> programs_;
+  std::vector<std::string> namespaces_;
+  std::string id_, subnet_, bridge_;
+  std::filesystem::path root_;
+  api::BrokerCluster cluster_;
+  std::string username_, password_;
+  nlohmann::json config_map_;
+  std::vector<Node> nodes_;
+};
+
+}  // namespace warren::dataplane
