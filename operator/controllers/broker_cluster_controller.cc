@@ -157,10 +157,8 @@ Status BrokerClusterReconciler::applyChild(const api::BrokerCluster& cluster, co
                                            const std::shared_ptr<runtime::Informer>& cache,
                                            const json& desired, Outcome& outcome) {
   const std::string name = desired["metadata"]["name"];
-  if (auto live = cache->store().get(runtime::objectKey(cluster.ns, name)); live && runtime::containsAll(*live, desired)) {
-    return okStatus();  // already as desired: no write
-  }
-  auto applied = client_->apply(type, cluster.ns, desired, {api::kFieldManager, true});
+  const runtime::ObjectPtr live = cache->store().get(runtime::objectKey(cluster.ns, name));
+  auto applied = runtime::applyIfChanged(*client_, type, cluster.ns, live.get(), desired, api::kFieldManager);
   if (applied) return okStatus();
   if (applied.error().isInvalid()) {
     // A change the API refuses (an immutable field): report, do not retry.

@@ -135,9 +135,10 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
         {"client", "clientImage", "warren-counting-client"}}) {
     const json desired = deployment(*object, request.ns, request.name + "-" + role, role,
                                     spec.value(image_key, "warren-counting:0.1.0"), program, secret_name, checksum, resources);
-    auto live = deployments_->store().get(runtime::objectKey(request.ns, request.name + "-" + role));
-    if (live && runtime::containsAll(*live, desired)) continue;
-    if (auto applied = client_->apply(kube::resources::deployments(), request.ns, desired, {api::kFieldManager, true}); !applied) {
+    const runtime::ObjectPtr live = deployments_->store().get(runtime::objectKey(request.ns, request.name + "-" + role));
+    if (auto applied = runtime::applyIfChanged(*client_, kube::resources::deployments(), request.ns, live.get(), desired,
+                                               api::kFieldManager);
+        !applied) {
       return applied.error();
     }
   }

@@ -182,4 +182,12 @@ bool containsAll(const nlohmann::json& live, const nlohmann::json& desired) {
   return desired == live;
 }
 
+Status applyIfChanged(kube::ObjectWriter& writer, const kube::ResourceType& type, const std::string& ns,
+                      const nlohmann::json* cached, const nlohmann::json& desired, const std::string& field_manager) {
+  if (cached != nullptr && containsAll(*cached, desired)) return okStatus();
+  auto applied = writer.apply(type, ns, desired, {field_manager, true});
+  if (!applied) return applied.error();
+  return okStatus();
+}
+
 }  // namespace warren::runtime

@@ -66,4 +66,10 @@ namespace warren::runtime {
 // a controller tells "already as desired" without writing.
 bool containsAll(const nlohmann::json& live, const nlohmann::json& desired);
 
+// Server-side applies `desired` in `ns` (taking over its fields) unless the
+// cached copy (null when there is none) already contains all of it, so
+// steady state writes nothing. The apply's error is returned as it came.
+Status applyIfChanged(kube::ObjectWriter& writer, const kube::ResourceType& type, const std::string& ns,
+                      const nlohmann::json* cached, const nlohmann::json& desired, const std::string& field_manager);
+
 }  // namespace warren::runtime

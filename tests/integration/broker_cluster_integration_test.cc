@@ -30,8 +30,6 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using testing::LiveClusterTest;
 
-using RunningManager = testing::RunningOperator;
-
 class BrokerClusterIntegrationTest : public LiveClusterTest {
  protected:
   static void SetUpTestSuite() { testing::installCrds(); }
@@ -60,7 +58,7 @@ class BrokerClusterIntegrationTest : public LiveClusterTest {
 };
 
 TEST_F(BrokerClusterIntegrationTest, LifecycleFromCreateToGarbageCollection) {
-  auto manager = std::make_unique<RunningManager>(ns());
+  auto manager = std::make_unique<testing::RunningOperator>(ns());
   ASSERT_TRUE(createCluster("life", {{"replicas", 3}, {"mqtt", {{"enabled", true}}}}).ok());
 
   // Children with the expected content.
@@ -125,7 +123,7 @@ TEST_F(BrokerClusterIntegrationTest, LifecycleFromCreateToGarbageCollection) {
   std::this_thread::sleep_for(2s);
   manager.reset();
   const double writes_before = runtime::Manager::apiWrites();
-  manager = std::make_unique<RunningManager>(ns());
+  manager = std::make_unique<testing::RunningOperator>(ns());
   ASSERT_TRUE(eventually([&] { return manager->ready(); }, 30s));
   std::this_thread::sleep_for(5s);
   EXPECT_EQ(runtime::Manager::apiWrites(), writes_before) << "a restarted operator wrote to a cluster in steady state";
@@ -161,7 +159,7 @@ TEST_F(BrokerClusterIntegrationTest, LifecycleFromCreateToGarbageCollection) {
 }
 
 TEST_F(BrokerClusterIntegrationTest, EveryExampleBecomesReady) {
-  RunningManager manager(ns());
+  testing::RunningOperator manager(ns());
   std::vector<std::string> names;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(std::getenv("WARREN_ROOT")) + "/examples")) {
     if (entry.path().filename() != "broker-cluster.yaml") continue;
@@ -181,7 +179,7 @@ TEST_F(BrokerClusterIntegrationTest, EveryExampleBecomesReady) {
 }
 
 TEST_F(BrokerClusterIntegrationTest, ActiveNodeFailsOverStaysAndWaitsWhenAllAreDown) {
-  RunningManager manager(ns());
+  testing::RunningOperator manager(ns());
   ASSERT_TRUE(createCluster("fo", {{"replicas", 3}, {"failover", {{"unhealthyAfterSeconds", 2}}}}).ok());
   ASSERT_TRUE(eventually([&] { return condition("fo", "AllReplicasReady") == "True"; }, 90s));
   // The first node to become Ready is active; the failover goes to the lowest other one.
@@ -234,7 +232,7 @@ TEST_F(BrokerClusterIntegrationTest, AnExistingCookieSecretIsKeptByteForByte) {
   ASSERT_TRUE(client().create(kube::resources::secrets(), ns(),
                               {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "keep-erlang-cookie"}}},
                                {"data", {{"cookie", kube::base64Encode(cookie)}}}}, {}).ok());
-  RunningManager manager(ns());
+  testing::RunningOperator manager(ns());
   ASSERT_TRUE(createCluster("keep", {{"replicas", 1}}).ok());
   ASSERT_TRUE(eventually([&] { return stsReplicas("keep") == 1; }, 60s));
   EXPECT_EQ(get(kube::resources::secrets(), "keep-erlang-cookie")["data"]["cookie"], kube::base64Encode(cookie));

@@ -135,7 +135,10 @@ class RecordingWriter : public kube::ObjectWriter {
     return o;
   }
   Result<json> update(const kube::ResourceType&, std::string_view, const json& o, const kube::WriteOptions&) override { return o; }
-  Result<json> apply(const kube::ResourceType&, std::string_view, const json& o, const kube::ApplyOptions&) override { return o; }
+  Result<json> apply(const kube::ResourceType&, std::string_view, const json& o, const kube::ApplyOptions& options) override {
+    calls.emplace_back(options.force ? "apply --force" : "apply", o);
+    return o;
+  }
   Result<json> patch(const kube::ResourceType&, std::string_view, std::string_view name, kube::PatchType,
                      const json& p, const kube::WriteOptions&) override {
     calls.emplace_back("patch " + std::string(name), p);
@@ -162,6 +165,25 @@ TEST(EventRecorderTest, RepeatsAreAggregated) {
   EXPECT_EQ(writer->calls[1].second["count"], 2);
   EXPECT_EQ(writer->calls[2].first, "create");
   EXPECT_EQ(recorder.buildEvent(object, "Normal", "R", std::string(5000, 'x'), {})["message"].get<std::string>().size(), 1024u);
+}
+
+TEST(ApplyIfChangedTest, WritesOnlyWhatTheCacheDoesNotAlreadyHold) {
+  RecordingWriter writer;
+  const json desired = {{"metadata", {{"name", "c"}, {"labels", {{"a", "1"}}}}}, {"data", {{"k", "v"}}}};
+  // Nothing cached yet: applied, taking over the fields.
+  ASSERT_TRUE(applyIfChanged(writer, kube::resources::configMaps(), "ns", nullptr, desired, "warren").ok());
+  ASSERT_EQ(writer.calls.size(), 1u);
+  EXPECT_EQ(writer.calls[0].first, "apply --force");
+  // The cache holds it, plus what the server added: no write.
+  json live = desired;
+  live["metadata"]["uid"] = "u";
+  live["metadata"]["labels"]["other"] = "x";
+  ASSERT_TRUE(applyIfChanged(writer, kube::resources::configMaps(), "ns", &live, desired, "warren").ok());
+  EXPECT_EQ(writer.calls.size(), 1u);
+  // Someone changed a field warren owns: applied again.
+  live["data"]["k"] = "edited";
+  ASSERT_TRUE(applyIfChanged(writer, kube::resources::configMaps(), "ns", &live, desired, "warren").ok());
+  EXPECT_EQ(writer.calls.size(), 2u);
 }
 
 }  // namespace
