@@ -1,6 +1,6 @@
 # warren-operator and the counting programs, built from Debian bookworm's
 # packages and run as a non-root user on a read-only root filesystem.
-# Not exercised on machines without a container engine (see README).
+# Built and tested without a daemon by hack/build-image.sh (buildah); see README.
 FROM debian:bookworm AS build
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       g++ cmake ninja-build pkg-config libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev \

@@ -16,7 +16,9 @@ IMAGE="warren-operator:dev"
 
 kind get clusters | grep -qx "$CLUSTER" || kind create cluster --name "$CLUSTER"
 docker build -t "$IMAGE" .
-kind load docker-image "$IMAGE" --name "$CLUSTER"
+# The same image runs the counting programs (CountingService's default image).
+docker tag "$IMAGE" warren-counting:0.1.0
+kind load docker-image "$IMAGE" warren-counting:0.1.0 --name "$CLUSTER"
 helm upgrade --install warren charts/warren-operator -n warren-system --create-namespace \
   --set image.repository=warren-operator --set image.tag=dev --wait
 kubectl create namespace warren-e2e --dry-run=client -o yaml | kubectl apply -f -

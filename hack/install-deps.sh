@@ -10,6 +10,7 @@ PACKAGES=(
   libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpaho-mqttpp-dev libpaho-mqtt-dev librabbitmq-dev
   rabbitmq-server iproute2
+  mmdebstrap buildah podman
 )
 
 missing=()

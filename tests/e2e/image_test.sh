@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The container image, for real, on a machine without a container engine:
+# hack/build-image.sh builds the Dockerfile with buildah (chroot isolation)
+# on Debian bases made with mmdebstrap. Then this test checks the image's
+# config (non-root user, entrypoint), that every binary in it finds its
+# shared libraries inside the image, and runs the operator from the image's
+# own root filesystem (chroot, as uid 65532, the image's user) against the
+# local control plane until /readyz answers. No OCI runtime starts a
+# container here (the sandbox lacks CAP_SYS_RESOURCE, which crun needs), so
+# namespaces and cgroups of a real container are not exercised.
+# Needs root, buildah, podman and mmdebstrap (hack/install-deps.sh), and
+# WARREN_TEST_KUBECONFIG (hack/test.sh).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+TAG=e2e-test
+IMAGE="localhost/warren-operator:$TAG"
+fail() { echo "FAIL: $*" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || { echo "skipped: needs root (chroot)"; exit 0; }
+[[ -n "${WARREN_TEST_KUBECONFIG:-}" ]] || fail "WARREN_TEST_KUBECONFIG is not set: run through hack/test.sh"
+KUBECTL="${WARREN_KUBECTL:-kubectl}"
+NS="warren-image-test-$RANDOM"
+
+started=$(date +%s)
+"$ROOT/hack/build-image.sh" "$TAG"
+echo "image built in $(($(date +%s) - started)) s"
+
+user=$(podman image inspect "$IMAGE" --format '{{.Config.User}}')
+entrypoint=$(podman image inspect "$IMAGE" --format '{{json .Config.Entrypoint}}')
+[[ "$user" == "65532:65532" ]] || fail "image user is '$user', want 65532:65532"
+[[ "$entrypoint" == '["/usr/local/bin/warren-operator"]' ]] || fail "entrypoint is $entrypoint"
+size=$(podman image inspect "$IMAGE" --format '{{.Size}}')
+echo "image $IMAGE: user $user, entrypoint $entrypoint, $((size / 1024 / 1024)) MiB"
+
+container=$(buildah from --pull=never "$IMAGE")
+pid=""
+cleanup() {
+  [[ -n "$pid" ]] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  "$KUBECTL" --kubeconfig "$WARREN_TEST_KUBECONFIG" delete namespace "$NS" --wait=false >/dev/null 2>&1 || true
+  buildah umount "$container" >/dev/null 2>&1 || true
+  buildah rm "$container" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+rootfs=$(buildah mount "$container")
+
+for binary in warren-operator warren-counting-service warren-counting-client; do
+  [[ -x "$rootfs/usr/local/bin/$binary" ]] || fail "$binary is not in the image"
+  if chroot "$rootfs" ldd "/usr/local/bin/$binary" | grep -q "not found"; then
+    chroot "$rootfs" ldd "/usr/local/bin/$binary" | grep "not found" >&2
+    fail "$binary misses shared libraries in the image"
+  fi
+done
+# The counting programs load and refuse a missing config with a clear error.
+if chroot --userspec=65532:65532 "$rootfs" /usr/local/bin/warren-counting-client /nonexistent.json 2>"$rootfs/tmp/client.err"; then
+  fail "the counting client started without a config"
+fi
+grep -q "cannot read /nonexistent.json" "$rootfs/tmp/client.err" || fail "unexpected error: $(cat "$rootfs/tmp/client.err")"
+
+# The operator, from the image, as the image's user, against the local control plane.
+"$KUBECTL" --kubeconfig "$WARREN_TEST_KUBECONFIG" create namespace "$NS" >/dev/null
+"$KUBECTL" --kubeconfig "$WARREN_TEST_KUBECONFIG" config view --raw --flatten --minify > "$rootfs/tmp/kubeconfig"
+chmod 0644 "$rootfs/tmp/kubeconfig"
+port=$((18000 + RANDOM % 1000))
+chroot --userspec=65532:65532 "$rootfs" /usr/local/bin/warren-operator --kubeconfig /tmp/kubeconfig \
+  --namespace "$NS" --http-bind-address "127.0.0.1:$port" >"$rootfs/tmp/operator.log" 2>&1 &
+pid=$!
+ready=0
+for _ in $(seq 1 120); do
+  if curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1; then ready=1; break; fi
+  kill -0 "$pid" 2>/dev/null || break
+  sleep 0.5
+done
+((ready)) || { cat "$rootfs/tmp/operator.log" >&2; fail "the operator from the image never became ready"; }
+curl -fsS "http://127.0.0.1:$port/metrics" | grep -q "^warren_" || fail "no warren metrics"
+kill "$pid"; wait "$pid" || fail "the operator did not stop cleanly on SIGTERM"
+pid=""
+if grep -E '^[0-9T:.-]+Z error ' "$rootfs/tmp/operator.log"; then fail "error lines in the operator's log"; fi
+echo "the operator from the image ran as 65532:65532 against the local control plane and stopped cleanly"
