@@ -1,6 +1,5 @@
 #include "counting/broker_link.h"
 
-#include "common/backoff.h"
 #include "common/log.h"
 
 namespace warren::counting {
@@ -41,8 +40,12 @@ void Outbox::pushFront(std::string message) {
   messages_.push_front(std::move(message));
 }
 
-BrokerLink::BrokerLink(const CountingConfig& config, std::string client_id)
-    : config_(config), client_id_(std::move(client_id)), outbox_(config.buffer_size) {}
+Backoff::Settings BrokerLink::defaultReconnectBackoff() {
+  return {std::chrono::milliseconds(500), std::chrono::milliseconds(30000), 2.0, 0.2, std::chrono::milliseconds(60000)};
+}
+
+BrokerLink::BrokerLink(const CountingConfig& config, std::string client_id, Backoff::Settings reconnect)
+    : config_(config), client_id_(std::move(client_id)), reconnect_(reconnect), outbox_(config.buffer_size) {}
 
 BrokerLink::~BrokerLink() { stop(); }
 
@@ -113,11 +116,10 @@ void BrokerLink::waitForWork(std::chrono::milliseconds timeout) {
 
 void BrokerLink::run() {
   // Failure boundary: whatever the protocol library throws becomes a state.
-  Backoff backoff({std::chrono::milliseconds(500), std::chrono::milliseconds(30000), 2.0, 0.2,
-                   std::chrono::milliseconds(60000)});
+  Backoff backoff(reconnect_);
   int failures = 0;
   while (!stopping_) {
-    state_ = failures >= 5 ? LinkState::kFailed : LinkState::kConnecting;
+    state_ = failures >= kFailedAfterAttempts ? LinkState::kFailed : LinkState::kConnecting;
     connected_ = false;
     lost_ = false;
     Status served = okStatus();
@@ -137,7 +139,7 @@ void BrokerLink::run() {
       continue;
     }
     ++failures;
-    state_ = failures >= 5 ? LinkState::kFailed : LinkState::kDisconnected;
+    state_ = failures >= kFailedAfterAttempts ? LinkState::kFailed : LinkState::kDisconnected;
     const auto delay = backoff.next();
     log::warn("cannot connect to broker, retrying",
               {log::Field("host", config_.host), log::Field("port", config_.port), log::Field("error", error),

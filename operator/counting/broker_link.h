@@ -17,12 +17,16 @@
 #include <string>
 #include <thread>
 
+#include "common/backoff.h"
 #include "common/result.h"
 #include "counting/counting_config.h"
 
 namespace warren::counting {
 
 enum class LinkState { kDisconnected, kConnecting, kConnected, kFailed };
+// Connection attempts in a row that fail before the state reads "failed"
+// (the link keeps trying).
+inline constexpr int kFailedAfterAttempts = 5;
 const char* linkStateName(LinkState state);
 
 // The outgoing buffer on its own (unit-tested).
@@ -65,7 +69,10 @@ class BrokerLink {
   size_t pending() const;
 
  protected:
-  BrokerLink(const CountingConfig& config, std::string client_id);
+  // Reconnects after 0.5 s doubling to 30 s, with 20% jitter.
+  static Backoff::Settings defaultReconnectBackoff();
+  BrokerLink(const CountingConfig& config, std::string client_id,
+             Backoff::Settings reconnect = defaultReconnectBackoff());
 
   // One connection: connect (an error when that fails), subscribe if asked,
   // call markConnected(), then send the queued messages and deliver received
@@ -93,6 +100,7 @@ class BrokerLink {
 
   CountingConfig config_;
   std::string client_id_;
+  Backoff::Settings reconnect_;
   std::atomic<LinkState> state_{LinkState::kDisconnected};
   std::atomic<bool> connected_{false};
   std::atomic<bool> lost_{false};

@@ -1,3 +1,7 @@
+#include <atomic>
+#include <mutex>
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -91,6 +95,108 @@ TEST(LinkStateTest, NamesMatchTheSeedServices) {
   EXPECT_STREQ(linkStateName(LinkState::kConnecting), "connecting");
   EXPECT_STREQ(linkStateName(LinkState::kConnected), "connected");
   EXPECT_STREQ(linkStateName(LinkState::kFailed), "failed");
+}
+
+// A BrokerLink whose connections the test scripts: serve() runs `session`
+// on the link's thread, with the protected helpers a protocol uses.
+class ScriptedLink : public BrokerLink {
+ public:
+  using Session = std::function<Status(ScriptedLink&, int attempt)>;
+  ScriptedLink(const CountingConfig& config, Session session, std::chrono::milliseconds backoff)
+      : BrokerLink(config, "test", {backoff, backoff, 2.0, 0.0, std::chrono::milliseconds(60000)}),
+        session_(std::move(session)) {}
+  ~ScriptedLink() override { stop(); }
+
+  int attempts() const { return attempts_.load(); }
+  using BrokerLink::giveBack;
+  using BrokerLink::markConnected;
+  using BrokerLink::stopping;
+  using BrokerLink::takeNext;
+  using BrokerLink::waitForWork;
+
+ protected:
+  Status serve() override { return session_(*this, ++attempts_); }
+
+ private:
+  Session session_;
+  std::atomic<int> attempts_{0};
+};
+
+bool eventually(const std::function<bool()>& condition) {
+  for (int i = 0; i < 1000 && !condition(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  return condition();
+}
+
+CountingConfig linkConfig() {
+  CountingConfig config;
+  config.host = "broker";
+  config.buffer_size = 10;
+  return config;
+}
+
+TEST(BrokerLinkTest, ReadsFailedAfterFiveRefusedAttemptsAndConnectedOnceTheBrokerAnswers) {
+  std::atomic<bool> broker_up{false};
+  ScriptedLink link(linkConfig(), [&](ScriptedLink& self, int) -> Status {
+    if (!broker_up) return Error::local("ConnectFailed", "refused");
+    self.markConnected();
+    while (!self.stopping()) self.waitForWork(std::chrono::milliseconds(50));
+    return okStatus();
+  }, std::chrono::milliseconds(1));
+  EXPECT_EQ(link.state(), LinkState::kDisconnected);
+  link.start();
+  ASSERT_TRUE(eventually([&] { return link.attempts() >= kFailedAfterAttempts + 1; }));
+  EXPECT_EQ(link.state(), LinkState::kFailed);  // and it keeps trying
+  broker_up = true;
+  EXPECT_TRUE(eventually([&] { return link.state() == LinkState::kConnected; }));
+  link.stop();
+  EXPECT_EQ(link.state(), LinkState::kDisconnected);
+}
+
+TEST(BrokerLinkTest, WhatCouldNotBeSentGoesOutFirstOnTheNextConnection) {
+  std::mutex mutex;
+  std::vector<std::string> sent;
+  ScriptedLink link(linkConfig(), [&](ScriptedLink& self, int attempt) -> Status {
+    self.markConnected();
+    std::string message;
+    if (attempt == 1) {
+      // The connection dies while the first message is being sent.
+      if (!self.takeNext(message)) return Error::local("Test", "nothing queued");
+      self.giveBack(std::move(message));
+      return Error::local("ConnectionLost", "broker went away");
+    }
+    while (!self.stopping()) {
+      while (self.takeNext(message)) {
+        std::lock_guard<std::mutex> lock(mutex);
+        sent.push_back(message);
+      }
+      self.waitForWork(std::chrono::milliseconds(50));
+    }
+    return okStatus();
+  }, std::chrono::milliseconds(1));
+  for (const char* count : {"1", "2", "3"}) link.publish(count);
+  EXPECT_EQ(link.pending(), 3u);
+  link.start();
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return sent.size() == 3;
+  }));
+  link.publish("4");  // published while connected: sent at once
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard<std::mutex> lock(mutex);
+    return sent.size() == 4;
+  }));
+  link.stop();
+  EXPECT_EQ(sent, (std::vector<std::string>{"1", "2", "3", "4"}));
+  EXPECT_EQ(link.attempts(), 2);
+}
+
+TEST(BrokerLinkTest, StopInterruptsTheWaitBeforeTheNextAttempt) {
+  ScriptedLink link(linkConfig(), [](ScriptedLink&, int) -> Status { return Error::local("ConnectFailed", "refused"); },
+                    std::chrono::milliseconds(600000));
+  link.start();
+  ASSERT_TRUE(eventually([&] { return link.attempts() == 1 && link.state() == LinkState::kDisconnected; }));
+  link.stop();  // would take ten minutes if the backoff wait ignored it
+  EXPECT_EQ(link.attempts(), 1);
 }
 
 }  // namespace
