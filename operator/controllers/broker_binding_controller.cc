@@ -227,7 +227,7 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
 }
 
 void addBrokerBindingController(runtime::Manager& manager, const std::string& ns, int workers) {
-  runtime::InformerOptions binding_options{brokerBindings(), ns, "", "", true, {}};
+  runtime::InformerOptions binding_options{brokerBindings(), ns, "", ""};
   binding_options.watcher.name = "brokerbindings.warren.dev";
   auto bindings = manager.addInformer(binding_options);
   bindings->addIndex(kClusterIndex, [](const json& binding) {
@@ -238,7 +238,7 @@ void addBrokerBindingController(runtime::Manager& manager, const std::string& ns
   });
   // Bindings may point at clusters in other namespaces: when warren watches
   // every namespace, so does this informer; with --namespace, only that one.
-  runtime::InformerOptions cluster_options{api::brokerClusters(), ns, "", "", true, {}};
+  runtime::InformerOptions cluster_options{api::brokerClusters(), ns, "", ""};
   auto clusters = manager.addInformer(cluster_options);
   auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
   auto reconciler = std::make_shared<BrokerBindingReconciler>(manager.client(), bindings, clusters, events);

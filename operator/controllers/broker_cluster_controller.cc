@@ -368,7 +368,7 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
 void addBrokerClusterController(runtime::Manager& manager, const std::string& ns, int workers) {
   const std::string owned = api::kClusterLabel;
   auto informer = [&](const kube::ResourceType& type, const std::string& selector) {
-    runtime::InformerOptions options{type, ns, selector, "", true, {}};
+    runtime::InformerOptions options{type, ns, selector, ""};
     options.watcher.name = type.qualifiedName();
     return manager.addInformer(options);
   };
@@ -378,11 +378,22 @@ void addBrokerClusterController(runtime::Manager& manager, const std::string& ns
       informer(kube::resources::services(), owned),
       informer(kube::resources::configMaps(), owned),
       informer(kube::resources::podDisruptionBudgets(), owned),
-      informer(kube::resources::pods(), owned),
+      nullptr,
       nullptr};
+  // Node health reads only these fields of Pods and Nodes; caching just them
+  // keeps a Pod's containers and a Node's image list out of memory.
   {
-    runtime::InformerOptions nodes{kube::resources::nodes(), "", "", "", true, {}};
+    runtime::InformerOptions pods{kube::resources::pods(), ns, owned, ""};
+    pods.watcher.name = "pods";
+    pods.transform_name = "broker-pod-health";
+    pods.transform = [](json& pod) {
+      runtime::pruneTo(pod, {"/spec/nodeName"_json_pointer, "/status/phase"_json_pointer, "/status/conditions"_json_pointer});
+    };
+    informers.pods = manager.addInformer(pods);
+    runtime::InformerOptions nodes{kube::resources::nodes(), "", "", ""};
     nodes.watcher.name = "nodes";
+    nodes.transform_name = "node-conditions";
+    nodes.transform = [](json& node) { runtime::pruneTo(node, {"/status/conditions"_json_pointer}); };
     informers.nodes = manager.addInformer(nodes);
   }
   informers.pods->addIndex(kClusterPodsIndex, [](const json& pod) {

@@ -147,12 +147,12 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
 }
 
 void addCountingServiceController(runtime::Manager& manager, const std::string& ns, int workers) {
-  runtime::InformerOptions service_options{countingServices(), ns, "", "", true, {}};
+  runtime::InformerOptions service_options{countingServices(), ns, "", ""};
   service_options.watcher.name = "countingservices.warren.dev";
   auto services = manager.addInformer(service_options);
-  runtime::InformerOptions cluster_options{api::brokerClusters(), ns, "", "", true, {}};
+  runtime::InformerOptions cluster_options{api::brokerClusters(), ns, "", ""};
   auto clusters = manager.addInformer(cluster_options);
-  runtime::InformerOptions deployment_options{kube::resources::deployments(), ns, kCountingLabel, "", true, {}};
+  runtime::InformerOptions deployment_options{kube::resources::deployments(), ns, kCountingLabel, ""};
   deployment_options.watcher.name = "deployments.apps(counting)";
   auto deployments = manager.addInformer(deployment_options);
   auto reconciler = std::make_shared<CountingServiceReconciler>(manager.client(), services, clusters, deployments);

@@ -31,6 +31,7 @@ ObjectPtr Informer::prepare(nlohmann::json&& object) const {
       metadata->erase("managedFields");
     }
   }
+  if (options_.transform) options_.transform(object);
   return std::make_shared<const nlohmann::json>(std::move(object));
 }
 

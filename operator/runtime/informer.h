@@ -25,12 +25,22 @@ struct EventHandler {
 };
 
 struct InformerOptions {
+  InformerOptions(kube::ResourceType resource_type, std::string namespace_name = "", std::string labels = "",
+                  std::string fields = "")
+      : type(std::move(resource_type)), ns(std::move(namespace_name)), label_selector(std::move(labels)),
+        field_selector(std::move(fields)) {}
+
   kube::ResourceType type;
   std::string ns;  // "" = all namespaces
   std::string label_selector;
   std::string field_selector;
   bool drop_managed_fields = true;
   WatcherSettings watcher;
+  // Applied to every object before it is cached (after managedFields are
+  // dropped), e.g. to keep only the fields a controller reads. Informers
+  // are shared only between options with the same transform_name.
+  std::function<void(nlohmann::json&)> transform;
+  std::string transform_name;
 };
 
 class Informer {

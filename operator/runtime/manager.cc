@@ -57,7 +57,8 @@ std::shared_ptr<Informer> Manager::addInformer(InformerOptions options) {
     const InformerOptions& o = existing->options();
     if (o.type.apiVersion() == options.type.apiVersion() && o.type.plural == options.type.plural &&
         o.ns == options.ns && o.label_selector == options.label_selector &&
-        o.field_selector == options.field_selector && o.drop_managed_fields == options.drop_managed_fields) {
+        o.field_selector == options.field_selector && o.drop_managed_fields == options.drop_managed_fields &&
+        o.transform_name == options.transform_name && static_cast<bool>(o.transform) == static_cast<bool>(options.transform)) {
       return existing;
     }
   }

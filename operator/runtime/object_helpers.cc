@@ -190,4 +190,16 @@ Status applyIfChanged(kube::ObjectWriter& writer, const kube::ResourceType& type
   return okStatus();
 }
 
+void pruneTo(nlohmann::json& object, const std::vector<nlohmann::json::json_pointer>& keep) {
+  if (!object.is_object()) return;
+  nlohmann::json pruned = nlohmann::json::object();
+  for (const char* field : {"apiVersion", "kind", "metadata"}) {
+    if (auto it = object.find(field); it != object.end()) pruned[field] = std::move(*it);
+  }
+  for (const auto& pointer : keep) {
+    if (object.contains(pointer)) pruned[pointer] = std::move(object[pointer]);
+  }
+  object = std::move(pruned);
+}
+
 }  // namespace warren::runtime

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -65,6 +66,11 @@ namespace warren::runtime {
 // length). The API server adds defaults to what was applied, so this is how
 // a controller tells "already as desired" without writing.
 bool containsAll(const nlohmann::json& live, const nlohmann::json& desired);
+
+// Keeps apiVersion, kind, metadata and the fields at the JSON pointers
+// `keep`, dropping everything else: an informer transform for caches that
+// need only part of big objects (a Node's image list, a Pod's containers).
+void pruneTo(nlohmann::json& object, const std::vector<nlohmann::json::json_pointer>& keep);
 
 // Server-side applies `desired` in `ns` (taking over its fields) unless the
 // cached copy (null when there is none) already contains all of it, so

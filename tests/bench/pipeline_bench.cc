@@ -11,7 +11,7 @@
 namespace {
 
 void BM_WatchToCacheToQueue(benchmark::State& state) {
-  warren::runtime::Informer informer(nullptr, {warren::kube::resources::configMaps(), "", "", "", true, {}});
+  warren::runtime::Informer informer(nullptr, {warren::kube::resources::configMaps(), "", "", ""});
   warren::runtime::WorkQueue queue("", warren::runtime::defaultRetryLimiter());
   informer.addHandler({[&](const warren::runtime::ObjectPtr& o) { queue.add(warren::runtime::objectKey(*o)); },
                        [&](const warren::runtime::ObjectPtr&, const warren::runtime::ObjectPtr& o) {

@@ -56,7 +56,7 @@ int main(int argc, char** argv) {
   const long before = residentKiB();
   {
     auto informer = warren::runtime::Informer::forClient(
-        client, {warren::kube::resources::configMaps(), ns, "bench=memory", "", true, {}});
+        client, {warren::kube::resources::configMaps(), ns, "bench=memory", ""});
     informer->start();
     informer->waitForSync(std::chrono::minutes(5));
     const long after = residentKiB();

@@ -52,9 +52,9 @@ runtime::ReconcileOutcome MirrorReconciler::reconcile(const runtime::Request& re
 
 std::shared_ptr<MirrorReconciler> addMirrorController(runtime::Manager& manager,
                                                       const std::string& ns, int workers) {
-  runtime::InformerOptions sources{kube::resources::configMaps(), ns, "warren.dev/mirror=true", "", true, {}};
+  runtime::InformerOptions sources{kube::resources::configMaps(), ns, "warren.dev/mirror=true", ""};
   sources.watcher.name = "configmaps(sources)";
-  runtime::InformerOptions mirrors{kube::resources::configMaps(), ns, "warren.dev/mirror-of", "", true, {}};
+  runtime::InformerOptions mirrors{kube::resources::configMaps(), ns, "warren.dev/mirror-of", ""};
   mirrors.watcher.name = "configmaps(mirrors)";
   auto source_informer = manager.addInformer(sources);
   auto mirror_informer = manager.addInformer(mirrors);

@@ -79,7 +79,7 @@ std::map<std::string, std::string> versions(const Store& store) {
 class RuntimeIntegrationTest : public LiveClusterTest {
  protected:
   std::shared_ptr<Informer> startInformer(const std::string& label_selector) {
-    InformerOptions options{kube::resources::configMaps(), ns(), label_selector, "", true, {}};
+    InformerOptions options{kube::resources::configMaps(), ns(), label_selector, ""};
     options.watcher.backoff.initial = 200ms;  // reconnect promptly after an outage
     options.watcher.backoff.max = 2000ms;
     auto informer = Informer::forClient(newAdminClient(), options);

@@ -1,5 +1,7 @@
 #include "runtime/informer.h"
 
+#include "runtime/object_helpers.h"
+
 #include <gtest/gtest.h>
 
 namespace warren::runtime {
@@ -18,7 +20,7 @@ json pod(const std::string& name, const std::string& rv, const std::string& owne
 
 class InformerTest : public ::testing::Test {
  protected:
-  InformerTest() : informer_(nullptr, InformerOptions{kube::resources::pods(), "", "", "", true, {}}) {
+  InformerTest() : informer_(nullptr, InformerOptions{kube::resources::pods(), "", "", ""}) {
     informer_.addHandler({[this](const ObjectPtr& o) { log_.push_back("add " + objectKey(*o)); },
                           [this](const ObjectPtr& old_object, const ObjectPtr& o) {
                             log_.push_back("update " + objectKey(*o) + " " +
@@ -72,6 +74,25 @@ TEST_F(InformerTest, WatchEventsUpdateTheStore) {
   informer_.apply({WatcherEvent::Type::kDelete, pod("a", "3")});
   EXPECT_EQ(log_, (std::vector<std::string>{"add n/a", "update n/a 1->2", "delete n/a"}));
   EXPECT_EQ(informer_.store().size(), 0u);
+}
+
+TEST(InformerTransformTest, CachesOnlyWhatTheTransformKeeps) {
+  InformerOptions options{kube::resources::pods(), "", "", ""};
+  options.transform = [](json& object) { pruneTo(object, {"/status/phase"_json_pointer}); };
+  Informer informer(nullptr, options);
+  json big = pod("a", "1");
+  big["spec"] = {{"containers", json::array({{{"name", "rabbitmq"}, {"image", "rabbitmq:4.1"}}})}};
+  big["status"] = {{"phase", "Running"}, {"podIP", "10.0.0.1"}};
+  informer.apply({WatcherEvent::Type::kInit, {}});
+  informer.apply({WatcherEvent::Type::kInitApply, big});
+  informer.apply({WatcherEvent::Type::kInitDone, {}});
+  informer.apply({WatcherEvent::Type::kApply, pod("b", "2")});
+  const json& cached = *informer.store().get("n/a");
+  EXPECT_EQ(cached["status"], (json{{"phase", "Running"}}));
+  EXPECT_FALSE(cached.contains("spec"));
+  EXPECT_EQ(cached["metadata"]["name"], "a");  // metadata always stays, for keys and indexes
+  EXPECT_EQ(cached["kind"], "Pod");
+  EXPECT_FALSE((*informer.store().get("n/b")).contains("status"));  // watch events too; absent stays absent
 }
 
 TEST(StoreTest, IndexesByNamespaceOwnerAndCustom) {
