@@ -41,14 +41,22 @@ std::string HttpRequest::queryValue(std::string_view key) const {
 }
 
 void Cancellation::cancel() {
-  std::map<int, std::function<void()>> callbacks;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (cancelled_.exchange(true)) return;
-    callbacks.swap(callbacks_);
-  }
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (cancelled_.exchange(true)) return;
   changed_.notify_all();
-  for (auto& [id, callback] : callbacks) callback();
+  // One callback at a time, outside the lock, so a callback may use this
+  // object, and unsubscribe() can wait for the one that is running.
+  running_thread_ = std::this_thread::get_id();
+  while (!callbacks_.empty()) {
+    auto next = callbacks_.extract(callbacks_.begin());
+    running_id_ = next.key();
+    lock.unlock();
+    next.mapped()();
+    lock.lock();
+    running_id_ = -1;
+    changed_.notify_all();
+  }
+  running_thread_ = {};
 }
 
 int Cancellation::subscribe(std::function<void()> callback) {
@@ -64,8 +72,10 @@ int Cancellation::subscribe(std::function<void()> callback) {
 }
 
 void Cancellation::unsubscribe(int id) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::unique_lock<std::mutex> lock(mutex_);
   callbacks_.erase(id);
+  if (std::this_thread::get_id() == running_thread_) return;  // called from a callback
+  changed_.wait(lock, [&] { return running_id_ != id || id < 0; });
 }
 
 bool Cancellation::waitFor(std::chrono::milliseconds timeout) {

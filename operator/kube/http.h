@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -53,6 +54,9 @@ class Cancellation {
   // Runs `callback` on cancel(), or at once if already cancelled. Returns an
   // id for unsubscribe().
   int subscribe(std::function<void()> callback);
+  // After this returns the callback is not running and never will, so what
+  // it refers to may be destroyed (it waits for a cancel() running it on
+  // another thread).
   void unsubscribe(int id);
   // Sleeps up to `timeout`, waking early on cancel(); true when cancelled.
   bool waitFor(std::chrono::milliseconds timeout);
@@ -65,6 +69,8 @@ class Cancellation {
   std::condition_variable changed_;
   int next_id_ = 0;
   std::map<int, std::function<void()>> callbacks_;
+  int running_id_ = -1;                 // the callback cancel() is running
+  std::thread::id running_thread_;      // the thread running it
 };
 
 // Called once per line of a streamed body; return false to stop reading.

@@ -3,7 +3,9 @@
 // tests/integration.
 #include "kube/client.h"
 
+#include <atomic>
 #include <deque>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -168,6 +170,43 @@ TEST_F(ClientTest, ObserverSeesVerbAndStatus) {
   EXPECT_FALSE(client_.get(resources::pods(), "n", "p").ok());
   ASSERT_EQ(observed.size(), 1u);
   EXPECT_EQ(observed[0], (std::pair<std::string, int>{"get", 404}));
+}
+
+// The race ASan found in the watch transport: cancel() on one thread runs a
+// callback while its subscriber, on another, sees the cancellation, and
+// unsubscribes and destroys what the callback uses. unsubscribe() must wait.
+TEST(CancellationTest, UnsubscribeWaitsForTheCallbackThatIsRunning) {
+  Cancellation cancel;
+  std::atomic<bool> started{false}, finished{false};
+  const int id = cancel.subscribe([&] {
+    started = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    finished = true;
+  });
+  std::thread canceller([&] { cancel.cancel(); });
+  while (!started) std::this_thread::yield();
+  EXPECT_TRUE(cancel.cancelled());
+  cancel.unsubscribe(id);
+  EXPECT_TRUE(finished) << "unsubscribe returned while the callback was still running";
+  canceller.join();
+}
+
+TEST(CancellationTest, CallbacksMayUnsubscribeAndLateSubscribersRunAtOnce) {
+  Cancellation cancel;
+  int id = -1;
+  int runs = 0;
+  id = cancel.subscribe([&] {
+    ++runs;
+    cancel.unsubscribe(id);  // from inside its own callback: must not deadlock
+  });
+  const int removed = cancel.subscribe([&] { runs += 100; });
+  cancel.unsubscribe(removed);
+  cancel.cancel();
+  cancel.cancel();  // once only
+  EXPECT_EQ(runs, 1);
+  const int late = cancel.subscribe([&] { runs += 10; });
+  EXPECT_EQ(runs, 11);
+  cancel.unsubscribe(late);  // already ran; returns at once
 }
 
 }  // namespace
