@@ -2,6 +2,9 @@
 // delay, retried errors and terminal errors.
 #include "runtime/controller.h"
 
+#include "runtime/manager.h"
+#include "runtime/object_helpers.h"
+
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -109,6 +112,31 @@ TEST(ControllerTest, ManyWorkersNeverShareAKey) {
   EXPECT_TRUE(waitUntil([&] { return controller.queue().length() == 0; }));
   controller.stop();
   EXPECT_EQ(reconciler->max_concurrent_same_key.load(), 1);
+}
+
+// Informers are only created here, never started: no request is made.
+class NoNetwork : public kube::HttpTransport {
+ public:
+  Result<kube::HttpResponse> send(const kube::HttpRequest&) override { return Error::local("Test", "no network"); }
+  Result<kube::HttpResponse> stream(const kube::HttpRequest&, int, const kube::LineHandler&, kube::Cancellation&) override {
+    return Error::local("Test", "no network");
+  }
+};
+
+TEST(ManagerTest, SharesAnInformerOnlyForTheSameObjectsCachedTheSameWay) {
+  ManagerOptions options;
+  options.http_address = "";
+  Manager manager(std::make_shared<kube::Client>(std::make_shared<NoNetwork>(), nullptr, kube::ClientOptions{}), options);
+  auto pods = manager.addInformer({kube::resources::pods(), "ns", "app=x"});
+  EXPECT_EQ(manager.addInformer({kube::resources::pods(), "ns", "app=x"}), pods);
+  EXPECT_NE(manager.addInformer({kube::resources::pods(), "ns", "app=y"}), pods);
+  EXPECT_NE(manager.addInformer({kube::resources::pods(), "", "app=x"}), pods);
+  InformerOptions pruned{kube::resources::pods(), "ns", "app=x"};
+  pruned.transform = [](nlohmann::json& object) { pruneTo(object, {}); };
+  pruned.transform_name = "metadata-only";
+  auto slim = manager.addInformer(pruned);
+  EXPECT_NE(slim, pods) << "a pruned cache must not serve a controller that reads everything";
+  EXPECT_EQ(manager.addInformer(pruned), slim);
 }
 
 }  // namespace
