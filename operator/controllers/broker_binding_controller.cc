@@ -168,19 +168,13 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
       if (!source.error().isNotFound()) return source.error();
       outcome.missing += (outcome.missing.empty() ? "" : ", ") + std::string("the cluster's default-user Secret");
     } else {
-      const json data = source->value("data", json::object());
-      auto existing = client_->get(kube::resources::secrets(), request.ns, copy);
-      if (!existing && !existing.error().isNotFound()) return existing.error();
-      if (!existing) {
-        json fresh = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", source->value("type", "Opaque")},
-                      {"metadata", {{"name", copy}, {"namespace", request.ns},
-                                    {"ownerReferences", json::array({runtime::controllerReference(*binding)})}}},
-                      {"data", data}};
-        if (auto created = client_->create(kube::resources::secrets(), request.ns, fresh, {}); !created) return created.error();
-      } else if ((*existing)["data"] != data) {
-        json updated = *existing;
-        updated["data"] = data;
-        if (auto written = client_->update(kube::resources::secrets(), request.ns, updated, {}); !written) return written.error();
+      const json secret = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", source->value("type", "Opaque")},
+                           {"metadata", {{"name", copy}, {"namespace", request.ns},
+                                         {"ownerReferences", json::array({runtime::controllerReference(*binding)})}}},
+                           {"data", source->value("data", json::object())}};
+      if (auto written = runtime::createOrUpdateData(*client_, *client_, kube::resources::secrets(), secret, api::kFieldManager);
+          !written) {
+        return written.error();
       }
     }
   }

@@ -113,21 +113,14 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
   const std::string secret_name = request.name + "-config";
   const json data = {{"service.json", kube::base64Encode(base.dump(2))}, {"client.json", kube::base64Encode(client_config.dump(2))}};
   const std::string checksum = kube::sha256Hex(data.dump());
-  auto secret = client_->get(kube::resources::secrets(), request.ns, secret_name);
-  if (!secret && !secret.error().isNotFound()) return secret.error();
-  if (!secret) {
-    json fresh = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", "Opaque"},
-                  {"metadata", {{"name", secret_name}, {"namespace", request.ns},
-                                {"labels", {{kCountingLabel, request.name}}},
-                                {"ownerReferences", json::array({runtime::controllerReference(*object)})}}},
-                  {"data", data}};
-    if (auto created = client_->create(kube::resources::secrets(), request.ns, fresh, {}); !created) return created.error();
-  } else if ((*secret)["data"] != data) {
-    json updated = *secret;
-    updated["data"] = data;
-    if (auto written = client_->update(kube::resources::secrets(), request.ns, updated, {api::kFieldManager, false}); !written) {
-      return written.error();
-    }
+  const json secret = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", "Opaque"},
+                       {"metadata", {{"name", secret_name}, {"namespace", request.ns},
+                                     {"labels", {{kCountingLabel, request.name}}},
+                                     {"ownerReferences", json::array({runtime::controllerReference(*object)})}}},
+                       {"data", data}};
+  if (auto written = runtime::createOrUpdateData(*client_, *client_, kube::resources::secrets(), secret, api::kFieldManager);
+      !written) {
+    return written.error();
   }
   const json resources = spec.value("resources", json());
   for (const auto& [role, image_key, program] :

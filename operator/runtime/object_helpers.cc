@@ -190,6 +190,23 @@ Status applyIfChanged(kube::ObjectWriter& writer, const kube::ResourceType& type
   return okStatus();
 }
 
+Status createOrUpdateData(kube::ObjectReader& reader, kube::ObjectWriter& writer, const kube::ResourceType& type,
+                          const nlohmann::json& fresh, const std::string& field_manager) {
+  const std::string ns = fresh.value("/metadata/namespace"_json_pointer, std::string());
+  auto live = reader.get(type, ns, fresh.value("/metadata/name"_json_pointer, std::string()));
+  if (!live) {
+    if (!live.error().isNotFound()) return live.error();
+    if (auto created = writer.create(type, ns, fresh, {field_manager, false}); !created) return created.error();
+    return okStatus();
+  }
+  const nlohmann::json& data = fresh.contains("data") ? fresh["data"] : nlohmann::json::object();
+  if (live->value("data", nlohmann::json::object()) == data) return okStatus();
+  nlohmann::json updated = std::move(*live);
+  updated["data"] = data;
+  if (auto written = writer.update(type, ns, updated, {field_manager, false}); !written) return written.error();
+  return okStatus();
+}
+
 void pruneTo(nlohmann::json& object, const std::vector<nlohmann::json::json_pointer>& keep) {
   if (!object.is_object()) return;
   nlohmann::json pruned = nlohmann::json::object();

@@ -67,6 +67,12 @@ namespace warren::runtime {
 // a controller tells "already as desired" without writing.
 bool containsAll(const nlohmann::json& live, const nlohmann::json& desired);
 
+// Creates `fresh` (a ConfigMap or Secret, with its name and namespace), or,
+// when it exists, updates its data to fresh["data"] if that differs; other
+// fields of an existing object are left alone.
+Status createOrUpdateData(kube::ObjectReader& reader, kube::ObjectWriter& writer, const kube::ResourceType& type,
+                          const nlohmann::json& fresh, const std::string& field_manager);
+
 // Keeps apiVersion, kind, metadata and the fields at the JSON pointers
 // `keep`, dropping everything else: an informer transform for caches that
 // need only part of big objects (a Node's image list, a Pod's containers).

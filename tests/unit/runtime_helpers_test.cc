@@ -134,7 +134,10 @@ class RecordingWriter : public kube::ObjectWriter {
     calls.emplace_back("create", o);
     return o;
   }
-  Result<json> update(const kube::ResourceType&, std::string_view, const json& o, const kube::WriteOptions&) override { return o; }
+  Result<json> update(const kube::ResourceType&, std::string_view, const json& o, const kube::WriteOptions&) override {
+    calls.emplace_back("update", o);
+    return o;
+  }
   Result<json> apply(const kube::ResourceType&, std::string_view, const json& o, const kube::ApplyOptions& options) override {
     calls.emplace_back(options.force ? "apply --force" : "apply", o);
     return o;
@@ -165,6 +168,37 @@ TEST(EventRecorderTest, RepeatsAreAggregated) {
   EXPECT_EQ(writer->calls[1].second["count"], 2);
   EXPECT_EQ(writer->calls[2].first, "create");
   EXPECT_EQ(recorder.buildEvent(object, "Normal", "R", std::string(5000, 'x'), {})["message"].get<std::string>().size(), 1024u);
+}
+
+class OneObjectReader : public kube::ObjectReader {
+ public:
+  json object;  // null: NotFound
+  Result<json> get(const kube::ResourceType&, std::string_view, std::string_view) override {
+    if (object.is_null()) return Error{404, "NotFound", "not found"};
+    return object;
+  }
+  Result<json> list(const kube::ResourceType&, std::string_view, const kube::ListOptions&) override { return json::object(); }
+};
+
+TEST(CreateOrUpdateDataTest, CreatesThenUpdatesOnlyTheDataAndOnlyWhenItDiffers) {
+  OneObjectReader reader;
+  RecordingWriter writer;
+  const json fresh = {{"kind", "Secret"}, {"metadata", {{"name", "s"}, {"namespace", "ns"}}}, {"data", {{"k", "djE="}}}};
+  ASSERT_TRUE(createOrUpdateData(reader, writer, kube::resources::secrets(), fresh, "warren").ok());
+  ASSERT_EQ(writer.calls.size(), 1u);
+  EXPECT_EQ(writer.calls[0].first, "create");
+  // Exists with the same data (and fields of its own): nothing to write.
+  reader.object = fresh;
+  reader.object["metadata"]["labels"] = {{"user", "label"}};
+  ASSERT_TRUE(createOrUpdateData(reader, writer, kube::resources::secrets(), fresh, "warren").ok());
+  EXPECT_EQ(writer.calls.size(), 1u);
+  // Data changed: updated, the object's own fields kept.
+  reader.object["data"]["k"] = "b2xk";
+  ASSERT_TRUE(createOrUpdateData(reader, writer, kube::resources::secrets(), fresh, "warren").ok());
+  ASSERT_EQ(writer.calls.size(), 2u);
+  EXPECT_EQ(writer.calls[1].first, "update");
+  EXPECT_EQ(writer.calls[1].second["data"], fresh["data"]);
+  EXPECT_EQ(writer.calls[1].second["metadata"]["labels"]["user"], "label");
 }
 
 TEST(ApplyIfChangedTest, WritesOnlyWhatTheCacheDoesNotAlreadyHold) {
