@@ -19,6 +19,20 @@ std::string bytesToString(amqp_bytes_t bytes) {
   return std::string(static_cast<const char*>(bytes.bytes), bytes.len);
 }
 
+// "connection closed by the broker: 320 ..." for a connection.close or
+// channel.close method, else empty.
+std::string closeReason(const amqp_method_t& method) {
+  if (method.id == AMQP_CONNECTION_CLOSE_METHOD) {
+    const auto* close = static_cast<const amqp_connection_close_t*>(method.decoded);
+    return "connection closed by the broker: " + std::to_string(close->reply_code) + " " + bytesToString(close->reply_text);
+  }
+  if (method.id == AMQP_CHANNEL_CLOSE_METHOD) {
+    const auto* close = static_cast<const amqp_channel_close_t*>(method.decoded);
+    return "channel closed by the broker: " + std::to_string(close->reply_code) + " " + bytesToString(close->reply_text);
+  }
+  return {};
+}
+
 // Empty when `reply` is normal, else what went wrong, for logs.
 std::string replyError(const amqp_rpc_reply_t& reply, const char* context) {
   switch (reply.reply_type) {
@@ -28,18 +42,10 @@ std::string replyError(const amqp_rpc_reply_t& reply, const char* context) {
       return std::string(context) + ": no reply";
     case AMQP_RESPONSE_LIBRARY_EXCEPTION:
       return std::string(context) + ": " + amqp_error_string2(reply.library_error);
-    case AMQP_RESPONSE_SERVER_EXCEPTION:
-      if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
-        const auto* close = static_cast<const amqp_connection_close_t*>(reply.reply.decoded);
-        return std::string(context) + ": connection closed by the broker: " + std::to_string(close->reply_code) + " " +
-               bytesToString(close->reply_text);
-      }
-      if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
-        const auto* close = static_cast<const amqp_channel_close_t*>(reply.reply.decoded);
-        return std::string(context) + ": channel closed by the broker: " + std::to_string(close->reply_code) + " " +
-               bytesToString(close->reply_text);
-      }
-      return std::string(context) + ": broker error";
+    case AMQP_RESPONSE_SERVER_EXCEPTION: {
+      const std::string reason = closeReason(reply.reply);
+      return std::string(context) + ": " + (reason.empty() ? "broker error" : reason);
+    }
   }
   return std::string(context) + ": unknown reply";
 }
@@ -175,16 +181,9 @@ Status AmqpLink::serve() {
       }
       case AMQP_BASIC_NACK_METHOD:
         return fail("the broker refused a message (basic.nack)");
-      case AMQP_CHANNEL_CLOSE_METHOD: {
-        const auto* close = static_cast<const amqp_channel_close_t*>(frame.payload.method.decoded);
-        return fail("channel closed by the broker: " + std::to_string(close->reply_code) + " " +
-                    bytesToString(close->reply_text));
-      }
-      case AMQP_CONNECTION_CLOSE_METHOD: {
-        const auto* close = static_cast<const amqp_connection_close_t*>(frame.payload.method.decoded);
-        return fail("connection closed by the broker: " + std::to_string(close->reply_code) + " " +
-                    bytesToString(close->reply_text));
-      }
+      case AMQP_CHANNEL_CLOSE_METHOD:
+      case AMQP_CONNECTION_CLOSE_METHOD:
+        return fail(closeReason(frame.payload.method));
       default:
         break;
     }
