@@ -38,7 +38,8 @@ struct InformerOptions {
   WatcherSettings watcher;
   // Applied to every object before it is cached (after managedFields are
   // dropped), e.g. to keep only the fields a controller reads. Informers
-  // are shared only between options with the same transform_name.
+  // with transforms are shared only when both name the same, non-empty
+  // transform_name.
   std::function<void(nlohmann::json&)> transform;
   std::string transform_name;
 };

@@ -28,6 +28,13 @@ metrics::Family<metrics::Counter>& apiRequests() {
       {"verb", "code"});
 }
 
+// Two caches hold the same objects only when neither transforms them, or
+// both use the same named transform (an unnamed one is never shared).
+bool sameTransform(const InformerOptions& a, const InformerOptions& b) {
+  if (!a.transform && !b.transform) return true;
+  return a.transform && b.transform && !a.transform_name.empty() && a.transform_name == b.transform_name;
+}
+
 }  // namespace
 
 double Manager::apiWrites() {
@@ -58,7 +65,7 @@ std::shared_ptr<Informer> Manager::addInformer(InformerOptions options) {
     if (o.type.apiVersion() == options.type.apiVersion() && o.type.plural == options.type.plural &&
         o.ns == options.ns && o.label_selector == options.label_selector &&
         o.field_selector == options.field_selector && o.drop_managed_fields == options.drop_managed_fields &&
-        o.transform_name == options.transform_name && static_cast<bool>(o.transform) == static_cast<bool>(options.transform)) {
+        sameTransform(o, options)) {
       return existing;
     }
   }

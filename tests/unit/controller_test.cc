@@ -137,6 +137,11 @@ TEST(ManagerTest, SharesAnInformerOnlyForTheSameObjectsCachedTheSameWay) {
   auto slim = manager.addInformer(pruned);
   EXPECT_NE(slim, pods) << "a pruned cache must not serve a controller that reads everything";
   EXPECT_EQ(manager.addInformer(pruned), slim);
+  InformerOptions unnamed{kube::resources::pods(), "ns", "app=x"};
+  unnamed.transform = pruned.transform;
+  auto anonymous = manager.addInformer(unnamed);
+  EXPECT_NE(anonymous, slim);
+  EXPECT_NE(manager.addInformer(unnamed), anonymous) << "an unnamed transform cannot be told apart from another";
 }
 
 }  // namespace
