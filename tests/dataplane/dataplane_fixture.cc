@@ -143,8 +143,7 @@ DataPlaneTest::Node& DataPlaneTest::start(int ordinal, const std::string& cookie
       "RABBITMQ_MNESIA_BASE=" + (node.dir / "mnesia").string(), "RABBITMQ_LOG_BASE=" + (node.dir / "log").string(),
       "ERL_INETRC=" + (root_ / "inetrc").string(), kRabbitmqServer};
   std::filesystem::remove(node.dir / "out.log");
-  node.pid = spawn(argv, node.dir / "out.log");
-  programs_.pop_back();  // a node is stopped by stop(), as a group
+  node.pid = spawn(argv, node.dir / "out.log");  // stopped by stop(), as a group
   nodes_.push_back(node);
   return nodes_.back();
 }
@@ -223,13 +222,20 @@ pid_t DataPlaneTest::spawn(const std::vector<std::string>& arguments, const std:
   EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environ), 0) << argv[0];
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attributes);
-  programs_.push_back(pid);
+  return pid;
+}
+
+pid_t DataPlaneTest::spawnProgram(const std::vector<std::string>& argv, const std::filesystem::path& log) {
+  const pid_t pid = spawn(argv, log);
+  if (pid > 0) programs_.push_back(pid);
   return pid;
 }
 
 void DataPlaneTest::stopProgram(pid_t pid) {
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
+  // Reaped: its number may be reused, so TearDown must not signal it.
+  programs_.erase(std::remove(programs_.begin(), programs_.end(), pid), programs_.end());
 }
 
 }  // namespace warren::dataplane

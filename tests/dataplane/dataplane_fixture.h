@@ -64,9 +64,11 @@ class DataPlaneTest : public ::testing::Test {
   static std::string logTail(const std::filesystem::path& file);
   std::string logTail(const Node& node) { return logTail(node.dir / "out.log"); }
 
-  // Starts `argv` (in network namespace `netns` unless empty), output appended to `log`.
-  pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log);
-  static void stopProgram(pid_t pid);
+  // Starts `argv` in a process group of its own, output appended to `log`.
+  static pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& log);
+  // spawn(), and killed at TearDown unless stopProgram() ended it first.
+  pid_t spawnProgram(const std::vector<std::string>& argv, const std::filesystem::path& log);
+  void stopProgram(pid_t pid);
 
   std::vector<pid_t> programs_;
   std::vector<std::string> namespaces_;

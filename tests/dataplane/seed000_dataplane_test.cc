@@ -76,7 +76,7 @@ class Seed000Test : public DataPlaneTest, public ::testing::WithParamInterface<s
     std::filesystem::create_directories(tmp);
     std::filesystem::copy_file(program, tmp / "program", std::filesystem::copy_options::overwrite_existing);
     std::ofstream(tmp / "config.json") << secretValue(std::string(kServiceName) + "-config", role + ".json");
-    return spawn({"/usr/sbin/ip", "netns", "exec", "wrn" + id_ + "-" + role, "/bin/sh", "-c",
+    return spawnProgram({"/usr/sbin/ip", "netns", "exec", "wrn" + id_ + "-" + role, "/bin/sh", "-c",
                   "mount --bind \"$0\" /tmp && exec /tmp/program /tmp/config.json", tmp.string()},
                  root_ / role / "program.log");
   }
@@ -185,7 +185,6 @@ TEST_P(Seed000Test, CountingCarriesOnAcrossAFailoverDrivenByTheOperator) {
   EXPECT_EQ(get(controllers::countingServices(), kServiceName)["status"]["currentNode"], cluster_.nodeName(second));
   stopProgram(client);
   stopProgram(service);
-  programs_.clear();
 }
 
 INSTANTIATE_TEST_SUITE_P(Protocols, Seed000Test, ::testing::Values("mqtt", "amqp"),
