@@ -10,6 +10,7 @@
 #include "kube/token_source.h"
 #include "runtime/metrics.h"
 #include "runtime/object_helpers.h"
+#include "runtime/status_draft.h"
 
 namespace warren::controllers {
 namespace {
@@ -60,20 +61,12 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
   const runtime::ObjectPtr binding = bindings_->store().get(request.key());
   if (!binding || binding->contains("/metadata/deletionTimestamp"_json_pointer)) return runtime::ReconcileResult{};
   const json& spec = (*binding)["spec"];
-  const long long generation = binding->value("/metadata/generation"_json_pointer, 0LL);
-  json status = binding->value("status", json::object());
-  json conditions = status.value("conditions", json::array());
-  const std::string previous = status.value("currentNode", "");
+  runtime::StatusDraft status(*binding);
+  const std::string previous = status.fields().value("currentNode", "");
 
-  auto finish = [&](Condition bound) -> runtime::ReconcileOutcome {
-    runtime::setCondition(conditions, bound, generation);
-    status["conditions"] = conditions;
-    status["observedGeneration"] = generation;
-    if (auto written = runtime::patchStatusIfChanged(*client_, brokerBindings(), request.ns, request.name,
-                                                     binding->value("status", json::object()), status, api::kFieldManager);
-        !written) {
-      return written.error();
-    }
+  auto finish = [&](const Condition& bound) -> runtime::ReconcileOutcome {
+    status.setCondition(bound);
+    if (auto written = status.write(*client_, brokerBindings(), api::kFieldManager); !written) return written.error();
     return runtime::ReconcileResult{};
   };
 
@@ -149,15 +142,12 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
     if (!written) return written.error();  // a conflict retries with backoff
     outcome.changed = true;
   }
-  runtime::setCondition(conditions,
-                        outcome.missing.empty() ? Condition{"TargetMissing", "False", "AllTargetsExist", ""}
-                                                : Condition{"TargetMissing", "True", "TargetMissing", outcome.missing + " not found"},
-                        generation);
-  runtime::setCondition(conditions,
-                        outcome.invalid.empty() ? Condition{"InvalidPath", "False", "AllPathsValid", ""}
-                                                : Condition{"InvalidPath", "True", "InvalidPath", outcome.invalid},
-                        generation);
-  if (outcome.changed) status["lastPatched"] = runtime::formatTime(std::chrono::system_clock::now());
+  status.setCondition(outcome.missing.empty()
+                          ? Condition{"TargetMissing", "False", "AllTargetsExist", ""}
+                          : Condition{"TargetMissing", "True", "TargetMissing", outcome.missing + " not found"});
+  status.setCondition(outcome.invalid.empty() ? Condition{"InvalidPath", "False", "AllPathsValid", ""}
+                                              : Condition{"InvalidPath", "True", "InvalidPath", outcome.invalid});
+  if (outcome.changed) status.fields()["lastPatched"] = runtime::formatTime(std::chrono::system_clock::now());
 
   // The cluster's credentials, copied next to the app when asked for.
   if (const std::string copy = spec.value("credentialsSecretName", ""); !copy.empty()) {
@@ -201,7 +191,7 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
     }
   }
   if (previous != node) {
-    status["currentNode"] = node;
+    status.fields()["currentNode"] = node;
     const std::string failed_over_at = cluster->value("/status/lastFailover/time"_json_pointer, std::string());
     if (!previous.empty()) {
       if (auto at = kube::parseRfc3339(failed_over_at)) {

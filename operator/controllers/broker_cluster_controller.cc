@@ -11,6 +11,7 @@
 #include "kube/token_source.h"
 #include "runtime/metrics.h"
 #include "runtime/object_helpers.h"
+#include "runtime/status_draft.h"
 
 namespace warren::controllers {
 namespace {
@@ -296,18 +297,9 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
 
   auto parsed = api::parseBrokerCluster(*object);
   if (!parsed) {
-    api::BrokerCluster shell;
-    shell.name = request.name;
-    shell.ns = request.ns;
-    shell.raw = *object;
-    shell.generation = object->value("/metadata/generation"_json_pointer, 0LL);
-    shell.status = object->value("status", json::object());
-    json status = shell.status;
-    json conditions = status.value("conditions", json::array());
-    runtime::setCondition(conditions, {"ReconcileSuccess", "False", "InvalidSpec", parsed.error().message}, shell.generation);
-    status["conditions"] = conditions;
-    status["observedGeneration"] = shell.generation;
-    if (auto written = writeStatus(shell, status); !written) return written.error();
+    runtime::StatusDraft status(*object);
+    status.setCondition({"ReconcileSuccess", "False", "InvalidSpec", parsed.error().message});
+    if (auto written = status.write(*client_, api::brokerClusters(), api::kFieldManager); !written) return written.error();
     return runtime::ReconcileResult{};
   }
   const api::BrokerCluster& cluster = *parsed;

@@ -4,6 +4,7 @@
 #include "builders/broker_cluster_children.h"
 #include "kube/tls_material.h"
 #include "runtime/object_helpers.h"
+#include "runtime/status_draft.h"
 
 namespace warren::controllers {
 namespace {
@@ -58,18 +59,11 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
   const runtime::ObjectPtr object = services_->store().get(request.key());
   if (!object || object->contains("/metadata/deletionTimestamp"_json_pointer)) return runtime::ReconcileResult{};
   const json& spec = (*object)["spec"];
-  const long long generation = object->value("/metadata/generation"_json_pointer, 0LL);
-  json status = object->value("status", json::object());
-  json conditions = status.value("conditions", json::array());
+  runtime::StatusDraft draft(*object);
+  json& status = draft.fields();
   auto finish = [&](const Condition& ready) -> runtime::ReconcileOutcome {
-    runtime::setCondition(conditions, ready, generation);
-    status["conditions"] = conditions;
-    status["observedGeneration"] = generation;
-    if (auto written = runtime::patchStatusIfChanged(*client_, countingServices(), request.ns, request.name,
-                                                     object->value("status", json::object()), status, api::kFieldManager);
-        !written) {
-      return written.error();
-    }
+    draft.setCondition(ready);
+    if (auto written = draft.write(*client_, countingServices(), api::kFieldManager); !written) return written.error();
     return runtime::ReconcileResult{};
   };
   // The start time is set once: the count is measured from it forever after.

@@ -6,6 +6,7 @@
 #include "runtime/http_server.h"
 #include "runtime/metrics.h"
 #include "runtime/object_helpers.h"
+#include "runtime/status_draft.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -218,6 +219,60 @@ TEST(ApplyIfChangedTest, WritesOnlyWhatTheCacheDoesNotAlreadyHold) {
   live["data"]["k"] = "edited";
   ASSERT_TRUE(applyIfChanged(writer, kube::resources::configMaps(), "ns", &live, desired, "warren").ok());
   EXPECT_EQ(writer.calls.size(), 2u);
+}
+
+class RecordingStatusWriter : public kube::StatusWriter {
+ public:
+  std::vector<std::pair<std::string, json>> patches;  // "ns/name", patch
+  Error answer_with;                                   // http_status 0: succeed
+  Result<json> updateStatus(const kube::ResourceType&, std::string_view, const json& o, const kube::WriteOptions&) override { return o; }
+  Result<json> applyStatus(const kube::ResourceType&, std::string_view, const json& o, const kube::ApplyOptions&) override { return o; }
+  Result<json> patchStatus(const kube::ResourceType&, std::string_view ns, std::string_view name, kube::PatchType,
+                           const json& patch, const kube::WriteOptions&) override {
+    patches.emplace_back(std::string(ns) + "/" + std::string(name), patch);
+    if (answer_with.http_status != 0) return answer_with;
+    return patch;
+  }
+};
+
+TEST(StatusDraftTest, WritesOnlyWhatChangedAndStampsTheGeneration) {
+  RecordingStatusWriter writer;
+  json object = {{"metadata", {{"name", "b"}, {"namespace", "ns"}, {"generation", 3}}}, {"status", {{"currentNode", "n-0"}}}};
+  StatusDraft first(object);
+  EXPECT_EQ(first.fields()["currentNode"], "n-0");
+  first.setCondition({"Ready", "True", "Configured", "ok"});
+  ASSERT_TRUE(first.write(writer, kube::resources::configMaps(), "warren").ok());
+  ASSERT_EQ(writer.patches.size(), 1u);
+  EXPECT_EQ(writer.patches[0].first, "ns/b");
+  const json& written = writer.patches[0].second["status"];
+  EXPECT_EQ(written["observedGeneration"], 3);
+  EXPECT_EQ(written["currentNode"], "n-0");
+  ASSERT_NE(findCondition(written["conditions"], "Ready"), nullptr);
+  EXPECT_EQ((*findCondition(written["conditions"], "Ready"))["observedGeneration"], 3);
+
+  // The cache now holds what was written: the same draft again writes nothing.
+  object["status"] = written;
+  StatusDraft again(object);
+  again.setCondition({"Ready", "True", "Configured", "ok"});
+  ASSERT_TRUE(again.write(writer, kube::resources::configMaps(), "warren").ok());
+  EXPECT_EQ(writer.patches.size(), 1u);
+
+  // A new generation is a change even when nothing else is.
+  object["metadata"]["generation"] = 4;
+  StatusDraft newer(object);
+  newer.setCondition({"Ready", "True", "Configured", "ok"});
+  ASSERT_TRUE(newer.write(writer, kube::resources::configMaps(), "warren").ok());
+  ASSERT_EQ(writer.patches.size(), 2u);
+  EXPECT_EQ(writer.patches[1].second["status"]["observedGeneration"], 4);
+
+  // Deleted meanwhile is not an error; anything else is the write's error.
+  newer.fields()["currentNode"] = "n-1";
+  writer.answer_with = Error{404, "NotFound", "gone"};
+  EXPECT_TRUE(newer.write(writer, kube::resources::configMaps(), "warren").ok());
+  writer.answer_with = Error{409, "Conflict", "conflict"};
+  auto failed = newer.write(writer, kube::resources::configMaps(), "warren");
+  ASSERT_FALSE(failed.ok());
+  EXPECT_EQ(failed.error().http_status, 409);
 }
 
 }  // namespace
