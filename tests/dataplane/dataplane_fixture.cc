@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -30,6 +31,39 @@ constexpr const char* kRabbitmqServer = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 
 bool run(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()) == 0; }
 
+// The pid a name made by an earlier test process carries ("wrnbr123",
+// "wrn123-0"), or 0 when the name is not one of ours.
+pid_t ownerOf(const std::string& name, const std::string& prefix) {
+  if (name.rfind(prefix, 0) != 0) return 0;
+  const std::string digits = name.substr(prefix.size(), name.find_first_not_of("0123456789", prefix.size()) - prefix.size());
+  if (digits.empty() || digits.size() > 9) return 0;
+  return static_cast<pid_t>(std::stol(digits));
+}
+
+bool alive(pid_t pid) { return ::kill(pid, 0) == 0 || errno != ESRCH; }
+
+// A test process that died without its TearDown (a crash, a sanitizer abort,
+// SIGKILL) leaves network namespaces with brokers in them, their /etc/netns
+// entries and a bridge. Removes those whose owning process is gone.
+void sweepLeftovers() {
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator("/run/netns", ignored)) {
+    const std::string name = entry.path().filename();
+    if (const pid_t owner = ownerOf(name, "wrn"); owner != 0 && !alive(owner)) {
+      run("ip netns pids " + name + " | xargs -r kill -9");
+      run("ip netns del " + name);
+    }
+  }
+  for (const auto& entry : std::filesystem::directory_iterator("/etc/netns", ignored)) {
+    const std::string name = entry.path().filename();
+    if (const pid_t owner = ownerOf(name, "wrn"); owner != 0 && !alive(owner)) std::filesystem::remove_all(entry.path(), ignored);
+  }
+  for (const auto& entry : std::filesystem::directory_iterator("/sys/class/net", ignored)) {
+    const std::string name = entry.path().filename();
+    if (const pid_t owner = ownerOf(name, "wrnbr"); owner != 0 && !alive(owner)) run("ip link del " + name);
+  }
+}
+
 bool eventually(const std::function<bool()>& condition, std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
@@ -50,7 +84,8 @@ void DataPlaneTest::SetUp() {
   if (geteuid() != 0) GTEST_SKIP() << "needs root for network namespaces (CI runs as root)";
   ASSERT_TRUE(std::filesystem::exists(kRabbitmqServer)) << "rabbitmq-server is not installed (hack/install-deps.sh)";
   ASSERT_TRUE(run("command -v ip")) << "iproute2 is not installed";
-  id_ = std::to_string(getpid() % 10000);
+  sweepLeftovers();
+  id_ = std::to_string(getpid());  // the whole pid: sweepLeftovers() tells a dead owner by it
   subnet_ = "10.213." + std::to_string(getpid() % 200 + 20);
   bridge_ = "wrnbr" + id_;
   root_ = std::filesystem::temp_directory_path() / ("warren-dataplane-" + id_);
