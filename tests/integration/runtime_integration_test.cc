@@ -337,7 +337,8 @@ TEST_F(RuntimeIntegrationTest, LeaderElectionHandsOverAndNeverOverlaps) {
   std::this_thread::sleep_for(3s);
 
   // kill -9 the leader: the other takes over once the lease expires.
-  Process& leader = first == "a" ? processes[0] : processes[1];
+  // Copies, not references: `processes` grows below.
+  const Process leader = first == "a" ? processes[0] : processes[1];
   const std::string second = first == "a" ? "b" : "a";
   const long long killed_at = nowMicros();
   ::kill(leader.pid, SIGKILL);
@@ -351,7 +352,7 @@ TEST_F(RuntimeIntegrationTest, LeaderElectionHandsOverAndNeverOverlaps) {
   // lease, so the takeover beats the 15 s lease expiry.
   processes.push_back(spawnSampleOperator(ns(), "c"));
   std::this_thread::sleep_for(3s);
-  Process& current = second == "a" ? processes[0] : processes[1];
+  const Process current = second == "a" ? processes[0] : processes[1];
   const auto term_time = std::chrono::steady_clock::now();
   ::kill(current.pid, SIGTERM);
   ASSERT_TRUE(eventually([&] { return holder() == "c"; }, 30s));
