@@ -1,6 +1,8 @@
 #include "controllers/broker_binding_controller.h"
 
 #include <algorithm>
+#include <chrono>
+#include <functional>
 
 #include "api/broker_cluster.h"
 #include "binding/config_patch.h"
@@ -19,6 +21,32 @@ using json = nlohmann::json;
 using runtime::Condition;
 
 constexpr const char* kClusterIndex = "cluster";
+constexpr const char* kConfigMapTargetIndex = "configmap-target";
+
+// warren never lists or watches Secrets, so a binding that writes into a
+// Secret or copies one re-reads them this often to undo drift (someone
+// re-applying the app's Secret, deleting the copy). Reads only: in steady
+// state nothing is written.
+constexpr std::chrono::seconds kSecretRecheck{60};
+
+// Maps an object to the bindings `index` files under the object's key.
+std::function<std::vector<runtime::Request>(const json&)> bindingsIndexedBy(std::shared_ptr<runtime::Informer> bindings,
+                                                                            std::string index) {
+  return [bindings = std::move(bindings), index = std::move(index)](const json& object) {
+    std::vector<runtime::Request> requests;
+    for (const auto& binding : bindings->store().byIndex(index, runtime::objectKey(object))) {
+      requests.push_back({binding->value("/metadata/namespace"_json_pointer, std::string()),
+                          binding->value("/metadata/name"_json_pointer, std::string())});
+    }
+    return requests;
+  };
+}
+
+bool readsSecrets(const json& spec) {
+  if (!spec.value("credentialsSecretName", "").empty()) return true;
+  const json targets = spec.value("targets", json::array());
+  return std::any_of(targets.begin(), targets.end(), [](const json& t) { return t.value("kind", "ConfigMap") == "Secret"; });
+}
 
 // The endpoint values a target can ask for, for the active node.
 std::vector<std::pair<std::string, std::string>> endpointValues(const std::string& node, const json& cluster) {
@@ -67,7 +95,9 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
   auto finish = [&](const Condition& bound) -> runtime::ReconcileOutcome {
     status.setCondition(bound);
     if (auto written = status.write(*client_, brokerBindings(), api::kFieldManager); !written) return written.error();
-    return runtime::ReconcileResult{};
+    runtime::ReconcileResult result;
+    if (readsSecrets(spec)) result.requeue_after = kSecretRecheck;
+    return result;
   };
 
   // The cluster, here or in a namespace that allows this one.
@@ -220,10 +250,32 @@ void addBrokerBindingController(runtime::Manager& manager, const std::string& ns
         binding.value("/spec/brokerClusterRef/namespace"_json_pointer, own),
         binding.value("/spec/brokerClusterRef/name"_json_pointer, std::string()))};
   });
+  bindings->addIndex(kConfigMapTargetIndex, [](const json& binding) {
+    const std::string own = binding.value("/metadata/namespace"_json_pointer, std::string());
+    std::vector<std::string> keys;
+    for (const auto& target : binding.value("/spec/targets"_json_pointer, json::array())) {
+      if (target.value("kind", "ConfigMap") == "ConfigMap") keys.push_back(runtime::objectKey(own, target.value("name", "")));
+    }
+    return keys;
+  });
   // Bindings may point at clusters in other namespaces: when warren watches
   // every namespace, so does this informer; with --namespace, only that one.
   runtime::InformerOptions cluster_options{api::brokerClusters(), ns, "", ""};
   auto clusters = manager.addInformer(cluster_options);
+  // ConfigMap targets, watched for their metadata only: a target created
+  // after its binding, or re-applied by someone with the old address, is
+  // patched at once. Only names are cached, never the data.
+  runtime::InformerOptions config_map_options{kube::resources::configMaps(), ns, "", ""};
+  config_map_options.watcher.name = "configmaps (metadata)";
+  config_map_options.metadata_only = true;
+  config_map_options.transform_name = "identity-only";
+  config_map_options.transform = [](json& object) {
+    const json metadata = std::move(object["metadata"]);
+    object = {{"metadata", {{"name", metadata.value("name", "")},
+                            {"namespace", metadata.value("namespace", "")},
+                            {"resourceVersion", metadata.value("resourceVersion", "")}}}};
+  };
+  auto config_maps = manager.addInformer(config_map_options);
   auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
   auto reconciler = std::make_shared<BrokerBindingReconciler>(manager.client(), bindings, clusters, events);
   runtime::ControllerOptions options;
@@ -231,14 +283,8 @@ void addBrokerBindingController(runtime::Manager& manager, const std::string& ns
   options.max_concurrent_reconciles = workers;
   auto controller = std::make_shared<runtime::Controller>(options, reconciler);
   controller->watchPrimary(*bindings);
-  controller->watchMapped(*clusters, [bindings](const json& cluster) {
-    std::vector<runtime::Request> requests;
-    for (const auto& binding : bindings->store().byIndex(kClusterIndex, runtime::objectKey(cluster))) {
-      requests.push_back({binding->value("/metadata/namespace"_json_pointer, std::string()),
-                          binding->value("/metadata/name"_json_pointer, std::string())});
-    }
-    return requests;
-  });
+  controller->watchMapped(*clusters, bindingsIndexedBy(bindings, kClusterIndex));
+  controller->watchMapped(*config_maps, bindingsIndexedBy(bindings, kConfigMapTargetIndex));
   manager.addController(controller);
 }
 

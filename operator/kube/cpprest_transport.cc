@@ -66,7 +66,7 @@ http::http_request toCpprest(const HttpRequest& request, const std::string& user
   out.set_request_uri(web::uri(request.target()));
   out.headers().add("Accept", "application/json");
   out.headers().add("User-Agent", user_agent);
-  for (const auto& [name, value] : request.headers) out.headers().add(name, value);
+  for (const auto& [name, value] : request.headers) out.headers()[name] = value;  // replaces a default
   if (!request.content_type.empty()) {
     out.set_body(std::vector<unsigned char>(request.body.begin(), request.body.end()));
     out.headers().set_content_type(request.content_type);

@@ -4,6 +4,10 @@ namespace warren::kube {
 namespace {
 
 constexpr std::string_view kJson = "application/json";
+// Metadata-only lists and watches, with plain JSON as the server's fallback.
+constexpr const char* kMetadataListAccept =
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
+constexpr const char* kMetadataAccept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
 
 void addWriteQuery(HttpRequest& request, const std::string& field_manager, bool dry_run) {
   if (!field_manager.empty()) request.query.emplace_back("fieldManager", field_manager);
@@ -64,6 +68,7 @@ HttpRequest list(const ResourceType& type, std::string_view ns, const ListOption
   if (!options.resource_version_match.empty()) {
     request.query.emplace_back("resourceVersionMatch", options.resource_version_match);
   }
+  if (options.metadata_only) request.headers.emplace_back("Accept", kMetadataListAccept);
   return request;
 }
 
@@ -79,6 +84,7 @@ HttpRequest watch(const ResourceType& type, std::string_view ns, const WatchOpti
   if (options.timeout_seconds > 0) {
     request.query.emplace_back("timeoutSeconds", std::to_string(options.timeout_seconds));
   }
+  if (options.metadata_only) request.headers.emplace_back("Accept", kMetadataAccept);
   return request;
 }
 

@@ -21,6 +21,9 @@ struct ListOptions {
   std::string continue_token;  // from the previous page's metadata.continue
   std::string resource_version;
   std::string resource_version_match;  // "", "NotOlderThan" or "Exact"
+  // Ask for PartialObjectMetadata (metadata only, no data or spec): lets a
+  // controller notice changes to objects whose content it does not cache.
+  bool metadata_only = false;
 };
 
 struct WatchOptions {
@@ -29,6 +32,7 @@ struct WatchOptions {
   std::string resource_version;  // resume point; "" = start at most recent
   int timeout_seconds = 0;       // server-side watch timeout; 0 = server default
   bool allow_bookmarks = true;
+  bool metadata_only = false;    // as in ListOptions
 };
 
 struct WriteOptions {

@@ -14,7 +14,8 @@ Informer::Informer(std::shared_ptr<ListerWatcher> source, InformerOptions option
 std::shared_ptr<Informer> Informer::forClient(std::shared_ptr<kube::Client> client,
                                               InformerOptions options) {
   auto source = std::make_shared<ClientListerWatcher>(std::move(client), options.type, options.ns,
-                                                      options.label_selector, options.field_selector);
+                                                      options.label_selector, options.field_selector,
+                                                      options.metadata_only);
   return std::make_shared<Informer>(std::move(source), std::move(options));
 }
 

@@ -35,6 +35,10 @@ struct InformerOptions {
   std::string label_selector;
   std::string field_selector;
   bool drop_managed_fields = true;
+  // Cache only each object's metadata (PartialObjectMetadata): enough to
+  // notice that an object appeared, changed or went, without holding its
+  // content.
+  bool metadata_only = false;
   WatcherSettings watcher;
   // Applied to every object before it is cached (after managedFields are
   // dropped), e.g. to keep only the fields a controller reads. Informers

@@ -65,6 +65,7 @@ std::shared_ptr<Informer> Manager::addInformer(InformerOptions options) {
     if (o.type.apiVersion() == options.type.apiVersion() && o.type.plural == options.type.plural &&
         o.ns == options.ns && o.label_selector == options.label_selector &&
         o.field_selector == options.field_selector && o.drop_managed_fields == options.drop_managed_fields &&
+        o.metadata_only == options.metadata_only &&
         sameTransform(o, options)) {
       return existing;
     }

@@ -26,14 +26,17 @@ WatcherMetrics& watcherMetrics() {
 
 ClientListerWatcher::ClientListerWatcher(std::shared_ptr<kube::Client> client,
                                          kube::ResourceType type, std::string ns,
-                                         std::string label_selector, std::string field_selector)
+                                         std::string label_selector, std::string field_selector,
+                                         bool metadata_only)
     : client_(std::move(client)), type_(std::move(type)), ns_(std::move(ns)),
-      label_selector_(std::move(label_selector)), field_selector_(std::move(field_selector)) {}
+      label_selector_(std::move(label_selector)), field_selector_(std::move(field_selector)),
+      metadata_only_(metadata_only) {}
 
 Result<nlohmann::json> ClientListerWatcher::list(const kube::ListOptions& options) {
   kube::ListOptions filtered = options;
   filtered.label_selector = label_selector_;
   filtered.field_selector = field_selector_;
+  filtered.metadata_only = metadata_only_;
   return client_->list(type_, ns_, filtered);
 }
 
@@ -43,6 +46,7 @@ Status ClientListerWatcher::watch(const kube::WatchOptions& options,
   kube::WatchOptions filtered = options;
   filtered.label_selector = label_selector_;
   filtered.field_selector = field_selector_;
+  filtered.metadata_only = metadata_only_;
   return client_->watch(type_, ns_, filtered, handler, cancel);
 }
 

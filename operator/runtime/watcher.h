@@ -43,7 +43,8 @@ class ListerWatcher {
 class ClientListerWatcher : public ListerWatcher {
  public:
   ClientListerWatcher(std::shared_ptr<kube::Client> client, kube::ResourceType type,
-                      std::string ns, std::string label_selector, std::string field_selector);
+                      std::string ns, std::string label_selector, std::string field_selector,
+                      bool metadata_only = false);
   Result<nlohmann::json> list(const kube::ListOptions& options) override;
   Status watch(const kube::WatchOptions& options, const kube::Client::WatchHandler& handler,
                kube::Cancellation& cancel) override;
@@ -52,6 +53,7 @@ class ClientListerWatcher : public ListerWatcher {
   std::shared_ptr<kube::Client> client_;
   kube::ResourceType type_;
   std::string ns_, label_selector_, field_selector_;
+  bool metadata_only_;
 };
 
 struct WatcherEvent {

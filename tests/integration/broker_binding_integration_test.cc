@@ -154,6 +154,27 @@ TEST_F(BrokerBindingIntegrationTest, MissingTargetsAndBadPathsAreReportedNotOver
   EXPECT_THAT(bindingCondition("InvalidPath", "message"), HasSubstr("rabbitmq.host"));
   EXPECT_EQ(bindingCondition("Bound"), "False");
   EXPECT_EQ(get(kube::resources::configMaps(), "scalar")["data"]["config.json"], "{\"rabbitmq\": \"not-an-object\"}");
+
+  // Once the cluster has settled nothing else wakes the binding: creating the
+  // missing target, mending the bad one and re-applying an old address must.
+  ASSERT_TRUE(eventually([&] { return get(api::brokerClusters(), "bus").value("/status/readyReplicas"_json_pointer, 0) == 1; }, 60s));
+  std::this_thread::sleep_for(3s);
+  const std::string host = api::nodeHost(get(api::brokerClusters(), "bus")["status"]["activeNode"]);
+  ASSERT_TRUE(client().create(kube::resources::configMaps(), ns(),
+                              {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "nowhere"}}},
+                               {"data", {{"a", "MODE=x\nHOST=old\n"}}}}, {}).ok());
+  EXPECT_TRUE(eventually([&] { return get(kube::resources::configMaps(), "nowhere")["data"]["a"] == "MODE=x\nHOST=" + host + "\n"; }, 20s))
+      << "a target created after its binding was not patched";
+  EXPECT_TRUE(eventually([&] { return bindingCondition("TargetMissing") == "False"; }, 10s));
+  ASSERT_TRUE(client().patch(kube::resources::configMaps(), ns(), "scalar", kube::PatchType::kMerge,
+                             {{"data", {{"config.json", "{\"rabbitmq\": {}}"}}}}, {}).ok());
+  EXPECT_TRUE(eventually([&] { return bindingCondition("Bound") == "True"; }, 20s)) << bindingCondition("Bound", "message");
+  EXPECT_EQ(json::parse(get(kube::resources::configMaps(), "scalar")["data"]["config.json"].get<std::string>()),
+            (json{{"rabbitmq", {{"host", host}}}}));
+  ASSERT_TRUE(client().patch(kube::resources::configMaps(), ns(), "nowhere", kube::PatchType::kMerge,
+                             {{"data", {{"a", "MODE=x\nHOST=old\n"}}}}, {}).ok());
+  EXPECT_TRUE(eventually([&] { return get(kube::resources::configMaps(), "nowhere")["data"]["a"] == "MODE=x\nHOST=" + host + "\n"; }, 20s))
+      << "an old address re-applied to a target was not corrected";
 }
 
 TEST_F(BrokerBindingIntegrationTest, CountingServiceFollowsTheActiveNodeAndKeepsItsStartTime) {

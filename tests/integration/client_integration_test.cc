@@ -214,6 +214,42 @@ TEST_F(ClientIntegrationTest, ServerSideApplyAndManagerConflicts) {
   EXPECT_EQ((*forced)["spec"]["size"], "L");  // still manager-a's
 }
 
+TEST_F(ClientIntegrationTest, MetadataOnlyListAndWatchCarryNoData) {
+  ASSERT_TRUE(client().create(resources::configMaps(), ns(), configMap("meta", {{"secret-ish", "payload"}}), {}).ok());
+  ListOptions list_options;
+  list_options.metadata_only = true;
+  auto listed = client().list(resources::configMaps(), ns(), list_options);
+  ASSERT_TRUE(listed.ok()) << listed.error().describe();
+  EXPECT_EQ(listed->value("kind", ""), "PartialObjectMetadataList");
+  bool found = false;
+  for (const auto& item : (*listed)["items"]) {
+    EXPECT_FALSE(item.contains("data")) << item.dump();
+    if (objectName(item) == "meta") found = true;
+  }
+  EXPECT_TRUE(found);
+
+  WatchOptions watch_options;
+  watch_options.metadata_only = true;
+  watch_options.resource_version = (*listed)["metadata"].value("resourceVersion", "");
+  watch_options.timeout_seconds = 10;
+  std::thread editor([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    (void)client().patch(resources::configMaps(), ns(), "meta", PatchType::kMerge, {{"data", {{"k", "changed"}}}}, {});
+  });
+  json seen;
+  Cancellation cancel;
+  auto status = client().watch(resources::configMaps(), ns(), watch_options, [&](WatchEvent& event) {
+    if (event.type != WatchEventType::kModified) return true;
+    seen = event.object;
+    return false;
+  }, cancel);
+  editor.join();
+  ASSERT_TRUE(status.ok()) << status.error().describe();
+  EXPECT_EQ(seen.value("kind", ""), "PartialObjectMetadata");
+  EXPECT_EQ(objectName(seen), "meta");
+  EXPECT_FALSE(seen.contains("data"));
+}
+
 TEST_F(ClientIntegrationTest, PaginationOver500Objects) {
   constexpr int kCount = 500;
   std::atomic<int> failures{0};

@@ -69,6 +69,26 @@ TEST(RequestBuilderTest, WatchAsksForBookmarksAndTimeout) {
   EXPECT_EQ(requests::watch(kWidgets, "ns", options).queryValue("allowWatchBookmarks"), "");
 }
 
+TEST(RequestBuilderTest, MetadataOnlyListsAndWatchesAskForPartialObjectMetadata) {
+  auto accept = [](const HttpRequest& request) {
+    std::string value;
+    for (const auto& [name, v] : request.headers) {
+      if (name == "Accept") value = v;
+    }
+    return value;
+  };
+  ListOptions list_options;
+  EXPECT_EQ(accept(requests::list(resources::configMaps(), "ns", list_options)), "");
+  list_options.metadata_only = true;
+  EXPECT_EQ(accept(requests::list(resources::configMaps(), "ns", list_options)),
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json");
+  WatchOptions watch_options;
+  EXPECT_EQ(accept(requests::watch(resources::configMaps(), "ns", watch_options)), "");
+  watch_options.metadata_only = true;
+  EXPECT_EQ(accept(requests::watch(resources::configMaps(), "ns", watch_options)),
+            "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json");
+}
+
 TEST(RequestBuilderTest, CreateAndUpdateSendJson) {
   const nlohmann::json object = {{"metadata", {{"name", "c"}, {"resourceVersion", "7"}}}};
   const auto create = requests::create(resources::configMaps(), "n", object, {"warren", true});
