@@ -11,11 +11,7 @@ build:
 	hack/install-deps.sh && hack/build.sh
 
 bench: build  ## run the benchmarks (the runtime ones on the local control plane)
-	build/tests/bench/warren_bench
-	hack/local-cluster.sh up
-	WARREN_TEST_KUBECONFIG=$$(hack/local-cluster.sh kubeconfig) build/tests/bench/warren_runtime_bench
-	WARREN_TEST_KUBECONFIG=$$(hack/local-cluster.sh kubeconfig) build/tests/bench/warren_brokercluster_bench 100 300
-	WARREN_TEST_KUBECONFIG=$$(hack/local-cluster.sh kubeconfig) build/tests/bench/warren_reroute_bench
+	hack/bench.sh
 
 cluster-up:
 	hack/local-cluster.sh up

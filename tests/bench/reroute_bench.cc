@@ -62,25 +62,50 @@ void run(int bindings) {
     }
     return count;
   };
-  const std::string host0 = "bus-server-0.bus-nodes." + ns + ".svc";
-  const std::string host1 = "bus-server-1.bus-nodes." + ns + ".svc";
+  // The first node to become Ready is active, whichever it is: wait for it
+  // and for every target to name it.
+  auto active_node = [&]() -> std::string {
+    auto cluster = client->get(warren::api::brokerClusters(), ns, "bus");
+    return cluster ? cluster->value("/status/activeNode"_json_pointer, std::string()) : "";
+  };
   const auto setup_deadline = Clock::now() + std::chrono::minutes(5);
-  while (hosts_with(host0) < bindings && Clock::now() < setup_deadline) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::string first;
+  while (Clock::now() < setup_deadline) {
+    first = active_node();
+    if (!first.empty() && hosts_with(warren::api::nodeHost(first)) == bindings) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (first.empty()) {
+    std::cout << bindings << " bindings: the cluster never got an active node\n";
+    stop.cancel();
+    runner.join();
+    return;
+  }
 
   // Fail the active pod as the kubelet would report it.
+  const std::string pod = first.substr(first.find('@') + 1, first.find('.') - first.find('@') - 1);
   const std::string now = warren::runtime::formatTime(std::chrono::system_clock::now());
-  (void)client->patchStatus(warren::kube::resources::pods(), ns, "bus-server-0", warren::kube::PatchType::kStrategicMerge,
+  (void)client->patchStatus(warren::kube::resources::pods(), ns, pod, warren::kube::PatchType::kStrategicMerge,
                             {{"status", {{"conditions", {{{"type", "Ready"}, {"status", "False"}, {"lastTransitionTime", now}}}}}}}, {});
   // t0: the moment the active node is seen to change.
   Clock::time_point moved;
-  while (true) {
-    auto cluster = client->get(warren::api::brokerClusters(), ns, "bus");
-    if (cluster && (*cluster)["status"].value("activeNode", "").find("bus-server-1") != std::string::npos) {
+  std::string second;
+  const auto move_deadline = Clock::now() + std::chrono::minutes(1);
+  while (Clock::now() < move_deadline) {
+    second = active_node();
+    if (!second.empty() && second != first) {
       moved = Clock::now();
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
+  if (second.empty() || second == first) {
+    std::cout << bindings << " bindings: the active node did not move within a minute\n";
+    stop.cancel();
+    runner.join();
+    return;
+  }
+  const std::string host1 = warren::api::nodeHost(second);
   std::vector<double> latencies;
   std::map<std::string, bool> done;
   const auto deadline = Clock::now() + std::chrono::minutes(2);

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Runs the benchmarks (figures are printed, never asserted): the in-process
+# ones, then the runtime, BrokerCluster and reroute ones on the local control
+# plane, which this script starts (and leaves running) with warren's CRDs
+# installed. Expects a build (make build).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+cd "$WARREN_ROOT"
+BENCH="${WARREN_BUILD_DIR:-build}/tests/bench"
+
+"$BENCH/warren_bench"
+hack/local-cluster.sh up
+export WARREN_TEST_KUBECONFIG="$(hack/local-cluster.sh kubeconfig)"
+"$WARREN_BIN/kubectl" --kubeconfig "$WARREN_TEST_KUBECONFIG" apply --server-side \
+  --field-manager warren-install -f crds/ >/dev/null
+"$WARREN_BIN/kubectl" --kubeconfig "$WARREN_TEST_KUBECONFIG" wait --for condition=Established \
+  --timeout 60s -f crds/ >/dev/null
+"$BENCH/warren_runtime_bench"
+"$BENCH/warren_brokercluster_bench" 100 300
+"$BENCH/warren_reroute_bench"
