@@ -268,13 +268,8 @@ void addBrokerBindingController(runtime::Manager& manager, const std::string& ns
   runtime::InformerOptions config_map_options{kube::resources::configMaps(), ns, "", ""};
   config_map_options.watcher.name = "configmaps (metadata)";
   config_map_options.metadata_only = true;
-  config_map_options.transform_name = "identity-only";
-  config_map_options.transform = [](json& object) {
-    const json metadata = std::move(object["metadata"]);
-    object = {{"metadata", {{"name", metadata.value("name", "")},
-                            {"namespace", metadata.value("namespace", "")},
-                            {"resourceVersion", metadata.value("resourceVersion", "")}}}};
-  };
+  config_map_options.transform_name = runtime::kKeepIdentityOnly;
+  config_map_options.transform = runtime::keepIdentityOnly;
   auto config_maps = manager.addInformer(config_map_options);
   auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
   auto reconciler = std::make_shared<BrokerBindingReconciler>(manager.client(), bindings, clusters, events);

@@ -219,4 +219,14 @@ void pruneTo(nlohmann::json& object, const std::vector<nlohmann::json::json_poin
   object = std::move(pruned);
 }
 
+void keepIdentityOnly(nlohmann::json& object) {
+  if (!object.is_object()) return;
+  const nlohmann::json metadata = object.value("metadata", nlohmann::json::object());
+  nlohmann::json identity = nlohmann::json::object();
+  for (const char* field : {"name", "namespace", "resourceVersion"}) {
+    if (auto it = metadata.find(field); it != metadata.end()) identity[field] = *it;
+  }
+  object = {{"metadata", std::move(identity)}};
+}
+
 }  // namespace warren::runtime

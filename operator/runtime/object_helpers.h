@@ -78,6 +78,12 @@ Status createOrUpdateData(kube::ObjectReader& reader, kube::ObjectWriter& writer
 // need only part of big objects (a Node's image list, a Pod's containers).
 void pruneTo(nlohmann::json& object, const std::vector<nlohmann::json::json_pointer>& keep);
 
+// Keeps only metadata.name, metadata.namespace and metadata.resourceVersion:
+// an informer transform for caches that only tell a controller that an
+// object appeared, changed or went.
+void keepIdentityOnly(nlohmann::json& object);
+inline constexpr const char* kKeepIdentityOnly = "identity-only";  // its transform_name
+
 // Server-side applies `desired` in `ns` (taking over its fields) unless the
 // cached copy (null when there is none) already contains all of it, so
 // steady state writes nothing. The apply's error is returned as it came.

@@ -12,6 +12,7 @@
 #include "mirror_controller.h"
 #include "runtime/informer.h"
 #include "runtime/manager.h"
+#include "runtime/object_helpers.h"
 
 namespace {
 
@@ -81,13 +82,8 @@ int main(int argc, char** argv) {
     // first informer freed).
     warren::runtime::InformerOptions options{warren::kube::resources::configMaps(), ns, "bench=memory", ""};
     options.metadata_only = true;
-    options.transform_name = "identity-only";
-    options.transform = [](json& object) {
-      const json metadata = std::move(object["metadata"]);
-      object = {{"metadata", {{"name", metadata.value("name", "")},
-                              {"namespace", metadata.value("namespace", "")},
-                              {"resourceVersion", metadata.value("resourceVersion", "")}}}};
-    };
+    options.transform_name = warren::runtime::kKeepIdentityOnly;
+    options.transform = warren::runtime::keepIdentityOnly;
     auto informer = warren::runtime::Informer::forClient(client, options);
     start = std::chrono::steady_clock::now();
     informer->start();

@@ -202,6 +202,18 @@ TEST(CreateOrUpdateDataTest, CreatesThenUpdatesOnlyTheDataAndOnlyWhenItDiffers) 
   EXPECT_EQ(writer.calls[1].second["metadata"]["labels"]["user"], "label");
 }
 
+TEST(KeepIdentityOnlyTest, KeepsNameNamespaceAndResourceVersion) {
+  json object = {{"apiVersion", "v1"}, {"kind", "ConfigMap"},
+                 {"metadata", {{"name", "c"}, {"namespace", "ns"}, {"resourceVersion", "7"}, {"uid", "u"},
+                               {"annotations", {{"big", std::string(1000, 'x')}}}}},
+                 {"data", {{"k", "v"}}}};
+  keepIdentityOnly(object);
+  EXPECT_EQ(object, (json{{"metadata", {{"name", "c"}, {"namespace", "ns"}, {"resourceVersion", "7"}}}}));
+  json cluster_scoped = {{"metadata", {{"name", "n"}}}};
+  keepIdentityOnly(cluster_scoped);
+  EXPECT_EQ(cluster_scoped, (json{{"metadata", {{"name", "n"}}}}));
+}
+
 TEST(ApplyIfChangedTest, WritesOnlyWhatTheCacheDoesNotAlreadyHold) {
   RecordingWriter writer;
   const json desired = {{"metadata", {{"name", "c"}, {"labels", {{"a", "1"}}}}}, {"data", {{"k", "v"}}}};
