@@ -23,12 +23,6 @@ using runtime::Condition;
 constexpr const char* kClusterIndex = "cluster";
 constexpr const char* kConfigMapTargetIndex = "configmap-target";
 
-// warren never lists or watches Secrets, so a binding that writes into a
-// Secret or copies one re-reads them this often to undo drift (someone
-// re-applying the app's Secret, deleting the copy). Reads only: in steady
-// state nothing is written.
-constexpr std::chrono::seconds kSecretRecheck{60};
-
 // Maps an object to the bindings `index` files under the object's key.
 std::function<std::vector<runtime::Request>(const json&)> bindingsIndexedBy(std::shared_ptr<runtime::Informer> bindings,
                                                                             std::string index) {
@@ -82,8 +76,10 @@ const kube::ResourceType& brokerBindings() {
 BrokerBindingReconciler::BrokerBindingReconciler(std::shared_ptr<kube::Client> client,
                                                  std::shared_ptr<runtime::Informer> bindings,
                                                  std::shared_ptr<runtime::Informer> clusters,
-                                                 std::shared_ptr<runtime::EventRecorder> events)
-    : client_(std::move(client)), bindings_(std::move(bindings)), clusters_(std::move(clusters)), events_(std::move(events)) {}
+                                                 std::shared_ptr<runtime::EventRecorder> events,
+                                                 std::chrono::milliseconds secret_recheck)
+    : client_(std::move(client)), bindings_(std::move(bindings)), clusters_(std::move(clusters)), events_(std::move(events)),
+      secret_recheck_(secret_recheck) {}
 
 runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Request& request) {
   const runtime::ObjectPtr binding = bindings_->store().get(request.key());
@@ -96,7 +92,7 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
     status.setCondition(bound);
     if (auto written = status.write(*client_, brokerBindings(), api::kFieldManager); !written) return written.error();
     runtime::ReconcileResult result;
-    if (readsSecrets(spec)) result.requeue_after = kSecretRecheck;
+    if (readsSecrets(spec)) result.requeue_after = secret_recheck_;
     return result;
   };
 
@@ -240,7 +236,8 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
                                   outcome.missing.empty() ? outcome.invalid : outcome.missing + " not found"});
 }
 
-void addBrokerBindingController(runtime::Manager& manager, const std::string& ns, int workers) {
+void addBrokerBindingController(runtime::Manager& manager, const std::string& ns, int workers,
+                                std::chrono::milliseconds secret_recheck) {
   runtime::InformerOptions binding_options{brokerBindings(), ns, "", ""};
   binding_options.watcher.name = "brokerbindings.warren.dev";
   auto bindings = manager.addInformer(binding_options);
@@ -272,7 +269,7 @@ void addBrokerBindingController(runtime::Manager& manager, const std::string& ns
   config_map_options.transform = runtime::keepIdentityOnly;
   auto config_maps = manager.addInformer(config_map_options);
   auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
-  auto reconciler = std::make_shared<BrokerBindingReconciler>(manager.client(), bindings, clusters, events);
+  auto reconciler = std::make_shared<BrokerBindingReconciler>(manager.client(), bindings, clusters, events, secret_recheck);
   runtime::ControllerOptions options;
   options.name = "brokerbinding";
   options.max_concurrent_reconciles = workers;

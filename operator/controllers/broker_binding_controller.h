@@ -4,6 +4,7 @@
 // active node it changes nothing: clients are never pointed at a dead node.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -18,10 +19,17 @@ const kube::ResourceType& brokerBindings();
 // Pod-template annotation naming the node a workload was restarted for.
 inline constexpr const char* kReroutedToAnnotation = "warren.dev/rerouted-to";
 
+// warren never lists or watches Secrets, so a binding that writes into a
+// Secret or copies one re-reads them this often to undo drift (someone
+// re-applying the app's Secret, deleting the copy). Reads only: in steady
+// state nothing is written.
+inline constexpr std::chrono::milliseconds kDefaultSecretRecheck{60000};
+
 class BrokerBindingReconciler : public runtime::Reconciler {
  public:
   BrokerBindingReconciler(std::shared_ptr<kube::Client> client, std::shared_ptr<runtime::Informer> bindings,
-                          std::shared_ptr<runtime::Informer> clusters, std::shared_ptr<runtime::EventRecorder> events);
+                          std::shared_ptr<runtime::Informer> clusters, std::shared_ptr<runtime::EventRecorder> events,
+                          std::chrono::milliseconds secret_recheck = kDefaultSecretRecheck);
   runtime::ReconcileOutcome reconcile(const runtime::Request& request) override;
 
  private:
@@ -29,8 +37,10 @@ class BrokerBindingReconciler : public runtime::Reconciler {
   std::shared_ptr<runtime::Informer> bindings_;
   std::shared_ptr<runtime::Informer> clusters_;
   std::shared_ptr<runtime::EventRecorder> events_;
+  std::chrono::milliseconds secret_recheck_;
 };
 
-void addBrokerBindingController(runtime::Manager& manager, const std::string& ns, int workers);
+void addBrokerBindingController(runtime::Manager& manager, const std::string& ns, int workers,
+                                std::chrono::milliseconds secret_recheck = kDefaultSecretRecheck);
 
 }  // namespace warren::controllers

@@ -177,6 +177,41 @@ TEST_F(BrokerBindingIntegrationTest, MissingTargetsAndBadPathsAreReportedNotOver
       << "an old address re-applied to a target was not corrected";
 }
 
+// Secrets are never watched: a binding that writes into one, or copies the
+// cluster's credentials, re-reads them periodically (1 s here, 60 s by
+// default) and undoes drift.
+TEST_F(BrokerBindingIntegrationTest, SecretTargetsAndCredentialCopiesAreRecheckedForDrift) {
+  testing::RunningOperator operator_process(ns(), 1s);
+  ASSERT_TRUE(client().create(api::brokerClusters(), ns(),
+                              {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
+                               {"metadata", {{"name", "bus"}}}, {"spec", {{"replicas", 1}}}}, {}).ok());
+  ASSERT_TRUE(client().create(kube::resources::secrets(), ns(),
+                              {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "app-env"}}},
+                               {"data", {{".env", kube::base64Encode("RABBITMQ_HOST=unset\n")}}}}, {}).ok());
+  ASSERT_TRUE(client().create(brokerBindings(), ns(), json::parse(R"({
+      "apiVersion": "warren.dev/v1alpha1", "kind": "BrokerBinding", "metadata": {"name": "app"},
+      "spec": {"brokerClusterRef": {"name": "bus"},
+               "targets": [{"kind": "Secret", "name": "app-env", "key": ".env", "format": "env",
+                            "fields": {"host": "RABBITMQ_HOST"}}],
+               "credentialsSecretName": "app-rabbitmq"}})"), {}).ok());
+  ASSERT_TRUE(eventually([&] { return bindingCondition("Bound") == "True"; }, 90s)) << bindingCondition("Bound", "message");
+  ASSERT_TRUE(eventually([&] { return get(api::brokerClusters(), "bus").value("/status/readyReplicas"_json_pointer, 0) == 1; }, 60s));
+  const std::string host = api::nodeHost(get(api::brokerClusters(), "bus")["status"]["activeNode"]);
+  auto env = [&] {
+    const json secret = get(kube::resources::secrets(), "app-env");
+    return secret.is_null() ? std::string() : *kube::base64Decode(secret["data"][".env"].get<std::string>());
+  };
+  ASSERT_TRUE(eventually([&] { return env() == "RABBITMQ_HOST=" + host + "\n"; }, 10s));
+
+  // Someone re-applies the app's Secret with the old value, and deletes the copy.
+  ASSERT_TRUE(client().patch(kube::resources::secrets(), ns(), "app-env", kube::PatchType::kMerge,
+                             {{"data", {{".env", kube::base64Encode("RABBITMQ_HOST=unset\n")}}}}, {}).ok());
+  ASSERT_TRUE(client().remove(kube::resources::secrets(), ns(), "app-rabbitmq", {}).ok());
+  EXPECT_TRUE(eventually([&] { return env() == "RABBITMQ_HOST=" + host + "\n"; }, 15s)) << "drift in a Secret target was not undone";
+  EXPECT_TRUE(eventually([&] { return !get(kube::resources::secrets(), "app-rabbitmq").is_null(); }, 15s))
+      << "a deleted credentials copy was not made again";
+}
+
 TEST_F(BrokerBindingIntegrationTest, CountingServiceFollowsTheActiveNodeAndKeepsItsStartTime) {
   testing::RunningOperator operator_process(ns());
   ASSERT_TRUE(client().create(api::brokerClusters(), ns(),

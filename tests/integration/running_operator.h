@@ -2,6 +2,7 @@
 // in-process on a Manager, for integration tests; stopped on destruction.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
@@ -16,12 +17,13 @@ namespace warren::testing {
 
 class RunningOperator {
  public:
-  explicit RunningOperator(const std::string& ns) {
+  explicit RunningOperator(const std::string& ns,
+                           std::chrono::milliseconds secret_recheck = controllers::kDefaultSecretRecheck) {
     runtime::ManagerOptions options;
     options.http_address = "";
     manager_ = std::make_unique<runtime::Manager>(LiveClusterTest::newAdminClient(), options);
     controllers::addBrokerClusterController(*manager_, ns, 2);
-    controllers::addBrokerBindingController(*manager_, ns, 2);
+    controllers::addBrokerBindingController(*manager_, ns, 2, secret_recheck);
     controllers::addCountingServiceController(*manager_, ns, 2);
     thread_ = std::thread([this] { manager_->run(stop_); });
   }
