@@ -44,10 +44,10 @@ rootfs=$(buildah mount "$container")
 
 for binary in warren-operator warren-counting-service warren-counting-client; do
   [[ -x "$rootfs/usr/local/bin/$binary" ]] || fail "$binary is not in the image"
-  if chroot "$rootfs" ldd "/usr/local/bin/$binary" | grep -q "not found"; then
-    chroot "$rootfs" ldd "/usr/local/bin/$binary" | grep "not found" >&2
-    fail "$binary misses shared libraries in the image"
-  fi
+  # Output is captured before grep reads it: with pipefail, `producer | grep -q` fails whenever
+  # grep exits before the producer has written everything (curl: "(23) Failed writing body").
+  libraries=$(chroot "$rootfs" ldd "/usr/local/bin/$binary")
+  if grep "not found" <<<"$libraries" >&2; then fail "$binary misses shared libraries in the image"; fi
 done
 # The counting programs load and refuse a missing config with a clear error.
 if chroot --userspec=65532:65532 "$rootfs" /usr/local/bin/warren-counting-client /nonexistent.json 2>"$rootfs/tmp/client.err"; then
@@ -70,7 +70,8 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 ((ready)) || { cat "$rootfs/tmp/operator.log" >&2; fail "the operator from the image never became ready"; }
-curl -fsS "http://127.0.0.1:$port/metrics" | grep -q "^warren_" || fail "no warren metrics"
+metrics=$(curl -fsS "http://127.0.0.1:$port/metrics") || fail "GET /metrics failed"
+grep -q "^warren_" <<<"$metrics" || fail "no warren metrics"
 kill "$pid"; wait "$pid" || fail "the operator did not stop cleanly on SIGTERM"
 pid=""
 if grep -E '^[0-9T:.-]+Z error ' "$rootfs/tmp/operator.log"; then fail "error lines in the operator's log"; fi

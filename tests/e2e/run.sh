@@ -51,7 +51,8 @@ done
 grep -q 'readOnlyRootFilesystem: true' "$WORK/rendered.yaml" || fail "the pod is not read-only"
 grep -q 'runAsNonRoot: true' "$WORK/rendered.yaml" || fail "the pod may run as root"
 diff -r "$WARREN_ROOT/crds" "$CHART/crds" >/dev/null || fail "charts/warren-operator/crds differs from crds/"
-HELM template warren "$CHART" -n "$RELEASE_NS" --set watchNamespace=team-a | grep -q 'kind: RoleBinding' || fail "namespaced RBAC"
+HELM template warren "$CHART" -n "$RELEASE_NS" --set watchNamespace=team-a >"$WORK/rendered-namespaced.yaml"
+grep -q '^kind: RoleBinding$' "$WORK/rendered-namespaced.yaml" || fail "namespaced RBAC"
 
 step "helm install"
 HELM install warren "$CHART" -n "$RELEASE_NS" --create-namespace --set replicas=1 --wait=false >/dev/null || fail "helm install"
@@ -104,7 +105,7 @@ NEW_POD="$(K get bc shared -n infrastructure -o jsonpath='{.status.activeNode}')
 rerouted() { K get cm hello-world-config -n services -o jsonpath='{.data.config\.json}' | grep -q "\"$NEW_POD\."; }
 wait_for 60 "the bound app's config to name $NEW_POD" rerouted
 K get cm hello-world-config -n services -o jsonpath='{.data.rabbitmq\.env}' | grep -q '^RABBITMQ_MAX_PENDING_EVENTS=1000$' || fail "untouched env lines changed"
-events() { K get events -n infrastructure --field-selector reason=Rerouted -o name | grep -q .; }
+events() { [[ -n "$(K get events -n infrastructure --field-selector reason=Rerouted -o name)" ]]; }
 wait_for 30 "a Rerouted Event" events
 [[ "$(K get deploy hello-world -n services -o jsonpath='{.spec.template.metadata.annotations.warren\.dev/rerouted-to}')" == *"$NEW_POD"* ]] || fail "the app was not restarted"
 
