@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "controllers/secret_recheck.h"
 #include "runtime/controller.h"
 #include "runtime/event_recorder.h"
 #include "runtime/manager.h"
@@ -18,12 +19,6 @@ const kube::ResourceType& brokerBindings();
 
 // Pod-template annotation naming the node a workload was restarted for.
 inline constexpr const char* kReroutedToAnnotation = "warren.dev/rerouted-to";
-
-// warren never lists or watches Secrets, so a binding that writes into a
-// Secret or copies one re-reads them this often to undo drift (someone
-// re-applying the app's Secret, deleting the copy). Reads only: in steady
-// state nothing is written.
-inline constexpr std::chrono::milliseconds kDefaultSecretRecheck{60000};
 
 class BrokerBindingReconciler : public runtime::Reconciler {
  public:

@@ -86,12 +86,14 @@ struct BrokerClusterReconciler::Outcome {
 
 BrokerClusterReconciler::BrokerClusterReconciler(std::shared_ptr<kube::Client> client, Informers informers,
                                                  std::shared_ptr<runtime::EventRecorder> events,
-                                                 RandomSource random)
+                                                 RandomSource random, std::chrono::milliseconds secret_recheck)
     : client_(std::move(client)), informers_(std::move(informers)), events_(std::move(events)),
-      random_(std::move(random)) {}
+      random_(std::move(random)), secret_recheck_(secret_recheck) {}
 
 Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster, Outcome& outcome) {
   const auto& secrets = kube::resources::secrets();
+  // Broker pods that exist were started with the Secrets' current values.
+  const auto members = informers_.pods->store().byIndex(kClusterPodsIndex, runtime::objectKey(cluster.ns, cluster.name)).size();
   // The Erlang cookie: created once, never regenerated or overwritten.
   const std::string cookie_name = cluster.erlangCookieSecretName();
   auto cookie = client_->get(secrets, cluster.ns, cookie_name);
@@ -104,7 +106,6 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
       outcome.stop = true;
       return okStatus();
     }
-    const auto members = informers_.pods->store().byIndex(kClusterPodsIndex, runtime::objectKey(cluster.ns, cluster.name)).size();
     if (members > 0) {
       outcome.degrade("ErlangCookieMissing",
                       "Secret \"" + cookie_name + "\" holding the Erlang cookie is gone while " +
@@ -138,6 +139,19 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
     if (!cluster.spec.default_user_secret_name.empty()) {
       outcome.degrade("DefaultUserSecretMissing", "spec.secrets.defaultUserSecretName names Secret \"" + user_name +
                                                       "\", which does not exist; create it with keys \"username\" and \"password\"");
+      outcome.stop = true;
+      return okStatus();
+    }
+    if (members > 0) {
+      // RabbitMQ creates the default user on a node's first boot only: a new
+      // password would be one the running brokers do not know.
+      outcome.degrade("DefaultUserMissing",
+                      "Secret \"" + user_name + "\" holding the default user's credentials is gone while " +
+                          std::to_string(members) +
+                          " broker pods exist; warren will not make a new password, because the brokers keep the "
+                          "user they first started with. Restore the Secret (keys \"username\" and \"password\") "
+                          "from a backup, or delete the StatefulSet " + cluster.statefulSetName() +
+                          " to start the cluster afresh");
       outcome.stop = true;
       return okStatus();
     }
@@ -353,11 +367,13 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
                                     log::Field("to", observed.rerouted->second)});
   }
   runtime::ReconcileResult result;
-  result.requeue_after = observed.recheck_after;
+  // The Secrets are not watched: re-read them in a while, sooner if a debounce window ends.
+  result.requeue_after = std::min(observed.recheck_after.value_or(secret_recheck_), secret_recheck_);
   return result;
 }
 
-void addBrokerClusterController(runtime::Manager& manager, const std::string& ns, int workers) {
+void addBrokerClusterController(runtime::Manager& manager, const std::string& ns, int workers,
+                                std::chrono::milliseconds secret_recheck) {
   const std::string owned = api::kClusterLabel;
   auto informer = [&](const kube::ResourceType& type, const std::string& selector) {
     runtime::InformerOptions options{type, ns, selector, ""};
@@ -398,7 +414,8 @@ void addBrokerClusterController(runtime::Manager& manager, const std::string& ns
     return host.empty() ? std::vector<std::string>{} : std::vector<std::string>{host};
   });
   auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
-  auto reconciler = std::make_shared<BrokerClusterReconciler>(manager.client(), informers, events);
+  auto reconciler = std::make_shared<BrokerClusterReconciler>(manager.client(), informers, events, randomAlphanumeric,
+                                                              secret_recheck);
   runtime::ControllerOptions options;
   options.name = "brokercluster";
   options.max_concurrent_reconciles = workers;

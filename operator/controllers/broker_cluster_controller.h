@@ -2,7 +2,9 @@
 // says and reports what it observes in status. Secrets are created once and
 // never regenerated; other children are applied with server-side apply only
 // when the cached live object differs, so a cluster left alone causes no
-// writes at all.
+// writes at all. Its Secrets are re-read every `secret_recheck`
+// (secret_recheck.h), so a deleted or broken one is reported without waiting
+// for another event.
 #pragma once
 
 #include <chrono>
@@ -13,6 +15,7 @@
 #include <string>
 
 #include "api/broker_cluster.h"
+#include "controllers/secret_recheck.h"
 #include "runtime/controller.h"
 #include "runtime/event_recorder.h"
 #include "runtime/manager.h"
@@ -30,7 +33,8 @@ class BrokerClusterReconciler : public runtime::Reconciler {
     std::shared_ptr<runtime::Informer> clusters, stateful_sets, services, config_maps, pdbs, pods, nodes;
   };
   BrokerClusterReconciler(std::shared_ptr<kube::Client> client, Informers informers,
-                          std::shared_ptr<runtime::EventRecorder> events, RandomSource random = randomAlphanumeric);
+                          std::shared_ptr<runtime::EventRecorder> events, RandomSource random = randomAlphanumeric,
+                          std::chrono::milliseconds secret_recheck = kDefaultSecretRecheck);
 
   runtime::ReconcileOutcome reconcile(const runtime::Request& request) override;
 
@@ -52,10 +56,12 @@ class BrokerClusterReconciler : public runtime::Reconciler {
   Informers informers_;
   std::shared_ptr<runtime::EventRecorder> events_;
   RandomSource random_;
+  std::chrono::milliseconds secret_recheck_;
 };
 
 // Adds the informers and the controller to `manager`. `ns` limits the watch
 // ("" = all namespaces).
-void addBrokerClusterController(runtime::Manager& manager, const std::string& ns, int workers);
+void addBrokerClusterController(runtime::Manager& manager, const std::string& ns, int workers,
+                                std::chrono::milliseconds secret_recheck = kDefaultSecretRecheck);
 
 }  // namespace warren::controllers

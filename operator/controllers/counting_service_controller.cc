@@ -51,9 +51,10 @@ const kube::ResourceType& countingServices() {
 CountingServiceReconciler::CountingServiceReconciler(std::shared_ptr<kube::Client> client,
                                                      std::shared_ptr<runtime::Informer> services,
                                                      std::shared_ptr<runtime::Informer> clusters,
-                                                     std::shared_ptr<runtime::Informer> deployments)
+                                                     std::shared_ptr<runtime::Informer> deployments,
+                                                     std::chrono::milliseconds secret_recheck)
     : client_(std::move(client)), services_(std::move(services)), clusters_(std::move(clusters)),
-      deployments_(std::move(deployments)) {}
+      deployments_(std::move(deployments)), secret_recheck_(secret_recheck) {}
 
 runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Request& request) {
   const runtime::ObjectPtr object = services_->store().get(request.key());
@@ -61,10 +62,13 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
   const json& spec = (*object)["spec"];
   runtime::StatusDraft draft(*object);
   json& status = draft.fields();
-  auto finish = [&](const Condition& ready) -> runtime::ReconcileOutcome {
+  // `recheck`: the outcome depends on Secrets, which no watch reports changes of.
+  auto finish = [&](const Condition& ready, bool recheck = false) -> runtime::ReconcileOutcome {
     draft.setCondition(ready);
     if (auto written = draft.write(*client_, countingServices(), api::kFieldManager); !written) return written.error();
-    return runtime::ReconcileResult{};
+    runtime::ReconcileResult result;
+    if (recheck) result.requeue_after = secret_recheck_;
+    return result;
   };
   // The start time is set once: the count is measured from it forever after.
   if (!status.contains("startTime")) status["startTime"] = runtime::formatTime(std::chrono::system_clock::now());
@@ -83,7 +87,11 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
   if (!parsed) return finish({"Ready", "False", "ClusterInvalid", parsed.error().message});
   auto user = client_->get(kube::resources::secrets(), request.ns, parsed->defaultUserSecretName());
   if (!user) {
-    if (user.error().isNotFound()) return finish({"Ready", "False", "CredentialsMissing", "the BrokerCluster's default-user Secret does not exist yet"});
+    if (user.error().isNotFound()) {
+      return finish({"Ready", "False", "CredentialsMissing",
+                     "the BrokerCluster's default-user Secret " + parsed->defaultUserSecretName() + " does not exist"},
+                    true);
+    }
     return user.error();
   }
   auto decode = [&](const char* key) {
@@ -130,10 +138,11 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
     }
   }
   status["currentNode"] = node;
-  return finish({"Ready", "True", "Configured", "service and client point at " + node});
+  return finish({"Ready", "True", "Configured", "service and client point at " + node}, true);
 }
 
-void addCountingServiceController(runtime::Manager& manager, const std::string& ns, int workers) {
+void addCountingServiceController(runtime::Manager& manager, const std::string& ns, int workers,
+                                  std::chrono::milliseconds secret_recheck) {
   runtime::InformerOptions service_options{countingServices(), ns, "", ""};
   service_options.watcher.name = "countingservices.warren.dev";
   auto services = manager.addInformer(service_options);
@@ -142,7 +151,8 @@ void addCountingServiceController(runtime::Manager& manager, const std::string& 
   runtime::InformerOptions deployment_options{kube::resources::deployments(), ns, kCountingLabel, ""};
   deployment_options.watcher.name = "deployments.apps(counting)";
   auto deployments = manager.addInformer(deployment_options);
-  auto reconciler = std::make_shared<CountingServiceReconciler>(manager.client(), services, clusters, deployments);
+  auto reconciler = std::make_shared<CountingServiceReconciler>(manager.client(), services, clusters, deployments,
+                                                                secret_recheck);
   runtime::ControllerOptions options;
   options.name = "countingservice";
   options.max_concurrent_reconciles = workers;

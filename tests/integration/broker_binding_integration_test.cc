@@ -275,7 +275,7 @@ TEST_F(BrokerBindingIntegrationTest, CountingServiceFollowsTheActiveNodeAndKeeps
 }
 
 TEST_F(BrokerBindingIntegrationTest, CountingServiceSaysWhatItWaitsFor) {
-  testing::RunningOperator operator_process(ns());
+  testing::RunningOperator operator_process(ns(), 1s);  // Secrets re-read every second
   const json service = {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "CountingService"},
                         {"metadata", {{"name", "waiting"}}},
                         {"spec", {{"brokerClusterRef", {{"name", "plain"}}}}}};
@@ -299,7 +299,20 @@ TEST_F(BrokerBindingIntegrationTest, CountingServiceSaysWhatItWaitsFor) {
   // AMQP needs no plugin: the same pair becomes Ready once it speaks AMQP.
   ASSERT_TRUE(client().patch(countingServices(), ns(), "waiting", kube::PatchType::kMerge,
                              {{"spec", {{"protocol", "amqp"}}}}, {}).ok());
-  EXPECT_TRUE(eventually([&] { return reason() == "Configured"; }, 90s)) << reason();
+  ASSERT_TRUE(eventually([&] { return reason() == "Configured"; }, 90s)) << reason();
+
+  // Secrets are not watched; the recheck alone puts a deleted config back and
+  // carries a rotated password into it.
+  auto password = [&] {
+    const json secret = get(kube::resources::secrets(), "waiting-config");
+    if (secret.is_null()) return std::string();
+    return json::parse(*kube::base64Decode(secret["data"]["client.json"].get<std::string>()))["broker"]["password"].get<std::string>();
+  };
+  ASSERT_TRUE(client().remove(kube::resources::secrets(), ns(), "waiting-config", {}).ok());
+  EXPECT_TRUE(eventually([&] { return !password().empty(); }, 15s)) << "the deleted config was not rendered again";
+  ASSERT_TRUE(client().patch(kube::resources::secrets(), ns(), "plain-default-user", kube::PatchType::kMerge,
+                             {{"data", {{"password", kube::base64Encode("rotated-by-the-user")}}}}, {}).ok());
+  EXPECT_TRUE(eventually([&] { return password() == "rotated-by-the-user"; }, 15s)) << password();
 }
 
 }  // namespace

@@ -22,9 +22,9 @@ class RunningOperator {
     runtime::ManagerOptions options;
     options.http_address = "";
     manager_ = std::make_unique<runtime::Manager>(LiveClusterTest::newAdminClient(), options);
-    controllers::addBrokerClusterController(*manager_, ns, 2);
+    controllers::addBrokerClusterController(*manager_, ns, 2, secret_recheck);
     controllers::addBrokerBindingController(*manager_, ns, 2, secret_recheck);
-    controllers::addCountingServiceController(*manager_, ns, 2);
+    controllers::addCountingServiceController(*manager_, ns, 2, secret_recheck);
     thread_ = std::thread([this] { manager_->run(stop_); });
   }
   ~RunningOperator() {
