@@ -166,6 +166,8 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
     update["data"][key] = secret ? kube::base64Encode(*patched) : *patched;
     auto written = client_->update(type, request.ns, update, {api::kFieldManager, false});
     if (!written) return written.error();  // a conflict retries with backoff
+    log::info("target patched", {log::Field("binding", request.key()), log::Field("kind", kind),
+                                 log::Field("name", name), log::Field("key", key), log::Field("node", node)});
     outcome.changed = true;
   }
   status.setCondition(outcome.missing.empty()
@@ -214,6 +216,8 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
                                          {"warren.dev/restartedAt", runtime::formatTime(std::chrono::system_clock::now())}}}}}}}}}},
                                       {api::kFieldManager, false});
       if (!restarted) return restarted.error();
+      log::info("workload restarted", {log::Field("binding", request.key()), log::Field("kind", type.kind),
+                                       log::Field("name", name), log::Field("node", node)});
     }
   }
   if (previous != node) {

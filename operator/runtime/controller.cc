@@ -136,17 +136,19 @@ void Controller::processOne(const std::string& key) {
   const log::Field key_field("key", key);
   const log::Field duration("duration_ms", seconds * 1000.0);
 
+  // A successful reconcile is routine (periodic rechecks included): debug. What a
+  // reconciler changed it logs itself; failures are warnings or errors.
   if (outcome) {
     queue_.forget(key);
     if (outcome->requeue_after) {
       queue_.addAfter(key, *outcome->requeue_after);
       m.total.with({options_.name, "requeue_after"}).inc();
-      log::info("reconciled", {controller, key_field, duration, log::Field("result", "requeue"),
-                               log::Field("requeue_after_ms",
-                                          static_cast<long long>(outcome->requeue_after->count()))});
+      log::debug("reconciled", {controller, key_field, duration, log::Field("result", "requeue"),
+                                log::Field("requeue_after_ms",
+                                           static_cast<long long>(outcome->requeue_after->count()))});
     } else {
       m.total.with({options_.name, "success"}).inc();
-      log::info("reconciled", {controller, key_field, duration, log::Field("result", "success")});
+      log::debug("reconciled", {controller, key_field, duration, log::Field("result", "success")});
     }
     return;
   }

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <ctime>
 
+#include "common/log.h"
+
 namespace warren::runtime {
 namespace {
 
@@ -187,16 +189,20 @@ Status applyIfChanged(kube::ObjectWriter& writer, const kube::ResourceType& type
   if (cached != nullptr && containsAll(*cached, desired)) return okStatus();
   auto applied = writer.apply(type, ns, desired, {field_manager, true});
   if (!applied) return applied.error();
+  log::info("applied", {log::Field("kind", type.kind), log::Field("namespace", ns),
+                        log::Field("name", desired.value("/metadata/name"_json_pointer, std::string()))});
   return okStatus();
 }
 
 Status createOrUpdateData(kube::ObjectReader& reader, kube::ObjectWriter& writer, const kube::ResourceType& type,
                           const nlohmann::json& fresh, const std::string& field_manager) {
   const std::string ns = fresh.value("/metadata/namespace"_json_pointer, std::string());
-  auto live = reader.get(type, ns, fresh.value("/metadata/name"_json_pointer, std::string()));
+  const std::string name = fresh.value("/metadata/name"_json_pointer, std::string());
+  auto live = reader.get(type, ns, name);
   if (!live) {
     if (!live.error().isNotFound()) return live.error();
     if (auto created = writer.create(type, ns, fresh, {field_manager, false}); !created) return created.error();
+    log::info("created", {log::Field("kind", type.kind), log::Field("namespace", ns), log::Field("name", name)});
     return okStatus();
   }
   const nlohmann::json& data = fresh.contains("data") ? fresh["data"] : nlohmann::json::object();
@@ -204,6 +210,8 @@ Status createOrUpdateData(kube::ObjectReader& reader, kube::ObjectWriter& writer
   nlohmann::json updated = std::move(*live);
   updated["data"] = data;
   if (auto written = writer.update(type, ns, updated, {field_manager, false}); !written) return written.error();
+  // Names only: the data may be credentials.
+  log::info("updated data", {log::Field("kind", type.kind), log::Field("namespace", ns), log::Field("name", name)});
   return okStatus();
 }
 
