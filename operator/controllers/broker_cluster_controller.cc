@@ -94,6 +94,15 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
   const auto& secrets = kube::resources::secrets();
   // Broker pods that exist were started with the Secrets' current values.
   const auto members = informers_.pods->store().byIndex(kClusterPodsIndex, runtime::objectKey(cluster.ns, cluster.name)).size();
+  // A Secret the running brokers depend on is gone: say so and what to do; never make a new one.
+  auto refuseToRegenerate = [&](const char* reason, const std::string& secret, const std::string& holding,
+                                const std::string& why, const std::string& keys) {
+    outcome.degrade(reason, "Secret \"" + secret + "\" holding " + holding + " is gone while " +
+                                std::to_string(members) + " broker pods exist; " + why + ". Restore the Secret (" +
+                                keys + ") from a backup, or delete the StatefulSet " + cluster.statefulSetName() +
+                                " to start the cluster afresh");
+    outcome.stop = true;
+  };
   // The Erlang cookie: created once, never regenerated or overwritten.
   const std::string cookie_name = cluster.erlangCookieSecretName();
   auto cookie = client_->get(secrets, cluster.ns, cookie_name);
@@ -107,14 +116,10 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
       return okStatus();
     }
     if (members > 0) {
-      outcome.degrade("ErlangCookieMissing",
-                      "Secret \"" + cookie_name + "\" holding the Erlang cookie is gone while " +
-                          std::to_string(members) +
-                          " broker pods exist; warren will not make a new cookie, because nodes with a "
-                          "different cookie cannot rejoin the cluster. Restore the Secret (key \"cookie\") "
-                          "from a backup, or delete the StatefulSet " + cluster.statefulSetName() +
-                          " to start the cluster afresh");
-      outcome.stop = true;
+      refuseToRegenerate("ErlangCookieMissing", cookie_name, "the Erlang cookie",
+                         "warren will not make a new cookie, because nodes with a different cookie cannot rejoin "
+                         "the cluster",
+                         "key \"cookie\"");
       return okStatus();
     }
     auto created = client_->create(secrets, cluster.ns,
@@ -143,16 +148,11 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
       return okStatus();
     }
     if (members > 0) {
-      // RabbitMQ creates the default user on a node's first boot only: a new
-      // password would be one the running brokers do not know.
-      outcome.degrade("DefaultUserMissing",
-                      "Secret \"" + user_name + "\" holding the default user's credentials is gone while " +
-                          std::to_string(members) +
-                          " broker pods exist; warren will not make a new password, because the brokers keep the "
-                          "user they first started with. Restore the Secret (keys \"username\" and \"password\") "
-                          "from a backup, or delete the StatefulSet " + cluster.statefulSetName() +
-                          " to start the cluster afresh");
-      outcome.stop = true;
+      // RabbitMQ creates the default user on a node's first boot only.
+      refuseToRegenerate("DefaultUserMissing", user_name, "the default user's credentials",
+                         "warren will not make a new password, because the brokers keep the user they first "
+                         "started with",
+                         "keys \"username\" and \"password\"");
       return okStatus();
     }
     auto created = client_->create(
