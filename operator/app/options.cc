@@ -33,8 +33,9 @@ Flags:
   --namespace NAME       namespace to watch (default: all namespaces)
   --log-level LEVEL      debug, info, warn or error (default: info)
   --log-format FORMAT    text or json (default: text)
-  --kube-api-qps N       client-side request rate limit; <= 0 disables it (default: 20)
-  --kube-api-burst N     burst above the rate limit (default: 40)
+  --kube-api-qps N       client-side request rate limit; <= 0 disables it (default: -1,
+                         none: the API server's priority and fairness applies)
+  --kube-api-burst N     burst above the rate limit when one is set (default: 40)
   --http-bind-address A  address of /healthz, /readyz and /metrics (default: :8080; 0 disables)
   --leader-elect         run controllers only while holding the leader Lease (default: false)
   --leader-election-namespace NS  namespace of the Lease (default: the pod's, else "default")

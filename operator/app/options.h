@@ -16,7 +16,9 @@ struct Options {
   std::string watch_namespace;  // "" = all namespaces
   log::Level log_level = log::Level::kInfo;
   log::Format log_format = log::Format::kText;
-  double kube_api_qps = 20;
+  // No client-side limit by default: API priority and fairness protects the
+  // API server, and a mass reroute must not queue behind a token bucket.
+  double kube_api_qps = -1;
   int kube_api_burst = 40;
   std::string http_bind_address = ":8080";  // /healthz, /readyz, /metrics; "0" disables
   bool leader_elect = false;

@@ -19,9 +19,10 @@
 namespace warren::kube {
 
 struct ClientOptions {
-  // Client-side limit; qps <= 0 disables it (API priority and fairness then
-  // protects the server, as with controller-runtime).
-  double qps = 20;
+  // Client-side limit; qps <= 0 (the default, as in controller-runtime since
+  // v0.21) disables it and leaves protecting the server to API priority and
+  // fairness.
+  double qps = -1;
   int burst = 40;
   std::chrono::seconds request_timeout{30};
   std::string user_agent = "warren-operator";

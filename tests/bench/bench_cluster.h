@@ -13,10 +13,9 @@
 
 namespace warren::bench {
 
-// An admin client for $WARREN_TEST_KUBECONFIG without a client-side rate
-// limit (the benchmarks measure warren, not the limiter); exits when the
+// An admin client for $WARREN_TEST_KUBECONFIG with `options`; exits when the
 // kubeconfig is missing or unusable.
-inline std::shared_ptr<kube::Client> unlimitedClient() {
+inline std::shared_ptr<kube::Client> benchClient(const kube::ClientOptions& options) {
   const char* kubeconfig = std::getenv("WARREN_TEST_KUBECONFIG");
   if (kubeconfig == nullptr) {
     std::cerr << "set WARREN_TEST_KUBECONFIG (hack/local-cluster.sh kubeconfig)\n";
@@ -27,14 +26,19 @@ inline std::shared_ptr<kube::Client> unlimitedClient() {
     std::cerr << config.error().message << "\n";
     std::exit(2);
   }
-  kube::ClientOptions options;
-  options.qps = -1;
   auto client = kube::Client::fromConfig(*config, options);
   if (!client) {
     std::cerr << client.error().message << "\n";
     std::exit(2);
   }
   return *client;
+}
+
+// Without a client-side rate limit: the benchmarks measure warren, not the limiter.
+inline std::shared_ptr<kube::Client> unlimitedClient() {
+  kube::ClientOptions options;
+  options.qps = -1;
+  return benchClient(options);
 }
 
 // Creates a fresh namespace "<prefix>-<pid>" and returns its name.

@@ -15,6 +15,7 @@ TEST(OptionsTest, Defaults) {
   EXPECT_EQ(options->watch_namespace, "");
   EXPECT_EQ(options->log_level, log::Level::kInfo);
   EXPECT_EQ(options->log_format, log::Format::kText);
+  EXPECT_LE(options->kube_api_qps, 0) << "no client-side rate limit unless asked for";
 }
 
 TEST(OptionsTest, BothFlagForms) {
