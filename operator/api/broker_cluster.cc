@@ -1,5 +1,7 @@
 #include "api/broker_cluster.h"
 
+#include "api/field_reader.h"
+
 #include <regex>
 
 namespace warren::api {
@@ -7,31 +9,7 @@ namespace {
 
 using json = nlohmann::json;
 
-Error invalid(const std::string& field, const std::string& what) {
-  return Error::terminalError("InvalidSpec", "spec." + field + ": " + what);
-}
-
-// Reads spec[key] into `out` when present; an error names the field.
-template <typename T>
-Status read(const json& spec, const char* key, T& out, const std::string& field) {
-  const auto it = spec.find(key);
-  if (it == spec.end() || it->is_null()) return okStatus();
-  try {
-    out = it->get<T>();
-  } catch (const json::exception&) {
-    return invalid(field, "has the wrong type");
-  }
-  return okStatus();
-}
-
-std::map<std::string, std::string> stringMap(const json& value) {
-  std::map<std::string, std::string> out;
-  if (!value.is_object()) return out;
-  for (const auto& [k, v] : value.items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-  }
-  return out;
-}
+Error invalid(const std::string& field, const std::string& what) { return invalidField("spec." + field, what); }
 
 }  // namespace
 
@@ -76,60 +54,58 @@ std::string nodeHost(const std::string& node_name) {
 Result<BrokerCluster> parseBrokerCluster(const json& object) {
   BrokerCluster cluster;
   cluster.raw = object;
-  const json& metadata = object.value("metadata", json::object());
-  cluster.name = metadata.value("name", "");
-  cluster.ns = metadata.value("namespace", "");
-  cluster.uid = metadata.value("uid", "");
-  cluster.generation = metadata.value("generation", 0LL);
-  cluster.annotations = stringMap(metadata.value("annotations", json::object()));
-  cluster.status = object.value("status", json::object());
-  if (cluster.name.empty()) return invalid("metadata.name", "is required");
+  FieldReader root(&object, "");
+  const ObjectIdentity identity = readIdentity(root);
+  cluster.name = identity.name;
+  cluster.ns = identity.ns;
+  cluster.uid = identity.uid;
+  cluster.generation = identity.generation;
+  cluster.annotations = identity.annotations;
+  if (object.is_object() && object.contains("status") && object["status"].is_object()) cluster.status = object["status"];
+  if (!root.ok()) return root.status().error();
   // Names of children (<name>-erlang-cookie, pods <name>-server-N) must stay valid DNS labels.
-  if (cluster.name.size() > 40) return Error::terminalError("InvalidSpec", "metadata.name: must be at most 40 characters");
+  if (cluster.name.size() > 40) return invalidField("metadata.name", "must be at most 40 characters");
 
-  const json spec = object.value("spec", json::object());
+  FieldReader spec = root.object("spec");
   BrokerClusterSpec& s = cluster.spec;
-  std::vector<Status> reads = {
-      read(spec, "replicas", s.replicas, "replicas"),
-      read(spec, "allowScaleDown", s.allow_scale_down, "allowScaleDown"),
-      read(spec, "image", s.image, "image"),
-      read(spec, "terminationGracePeriodSeconds", s.termination_grace_period_seconds, "terminationGracePeriodSeconds"),
-  };
-  const json persistence = spec.value("persistence", json::object());
-  reads.push_back(read(persistence, "ephemeral", s.ephemeral, "persistence.ephemeral"));
-  reads.push_back(read(persistence, "storageClassName", s.storage_class_name, "persistence.storageClassName"));
-  reads.push_back(read(persistence, "storage", s.storage, "persistence.storage"));
-  reads.push_back(read(persistence, "reclaimOnDelete", s.reclaim_on_delete, "persistence.reclaimOnDelete"));
-  const json rabbitmq = spec.value("rabbitmq", json::object());
-  reads.push_back(read(rabbitmq, "additionalPlugins", s.additional_plugins, "rabbitmq.additionalPlugins"));
-  reads.push_back(read(rabbitmq, "additionalConfig", s.additional_config, "rabbitmq.additionalConfig"));
-  reads.push_back(read(rabbitmq, "defaultQueueType", s.default_queue_type, "rabbitmq.defaultQueueType"));
-  const json mqtt = spec.value("mqtt", json::object());
-  reads.push_back(read(mqtt, "enabled", s.mqtt_enabled, "mqtt.enabled"));
-  reads.push_back(read(mqtt, "port", s.mqtt_port, "mqtt.port"));
-  const json service = spec.value("service", json::object());
-  reads.push_back(read(service, "type", s.service_type, "service.type"));
-  const json secrets = spec.value("secrets", json::object());
-  reads.push_back(read(secrets, "erlangCookieSecretName", s.erlang_cookie_secret_name, "secrets.erlangCookieSecretName"));
-  reads.push_back(read(secrets, "defaultUserSecretName", s.default_user_secret_name, "secrets.defaultUserSecretName"));
-  const json failover = spec.value("failover", json::object());
-  reads.push_back(read(failover, "policy", s.failover_policy, "failover.policy"));
-  reads.push_back(read(failover, "unhealthyAfterSeconds", s.unhealthy_after_seconds, "failover.unhealthyAfterSeconds"));
-  reads.push_back(read(failover, "allowedBindingNamespaces", s.allowed_binding_namespaces, "failover.allowedBindingNamespaces"));
-  if (spec.contains("tls") && spec["tls"].is_object()) {
-    reads.push_back(read(spec["tls"], "secretName", s.tls_secret_name, "tls.secretName"));
+  spec.read("replicas", s.replicas);
+  spec.read("allowScaleDown", s.allow_scale_down);
+  spec.read("image", s.image);
+  spec.read("terminationGracePeriodSeconds", s.termination_grace_period_seconds);
+  FieldReader persistence = spec.object("persistence");
+  persistence.read("ephemeral", s.ephemeral);
+  persistence.read("storageClassName", s.storage_class_name);
+  persistence.read("storage", s.storage);
+  persistence.read("reclaimOnDelete", s.reclaim_on_delete);
+  FieldReader rabbitmq = spec.object("rabbitmq");
+  rabbitmq.read("additionalPlugins", s.additional_plugins);
+  rabbitmq.read("additionalConfig", s.additional_config);
+  rabbitmq.read("defaultQueueType", s.default_queue_type);
+  FieldReader mqtt = spec.object("mqtt");
+  mqtt.read("enabled", s.mqtt_enabled);
+  mqtt.read("port", s.mqtt_port);
+  FieldReader service = spec.object("service");
+  service.read("type", s.service_type);
+  service.read("annotations", s.service_annotations);
+  FieldReader secrets = spec.object("secrets");
+  secrets.read("erlangCookieSecretName", s.erlang_cookie_secret_name);
+  secrets.read("defaultUserSecretName", s.default_user_secret_name);
+  FieldReader failover = spec.object("failover");
+  failover.read("policy", s.failover_policy);
+  failover.read("unhealthyAfterSeconds", s.unhealthy_after_seconds);
+  failover.read("allowedBindingNamespaces", s.allowed_binding_namespaces);
+  FieldReader tls = spec.object("tls");
+  tls.read("secretName", s.tls_secret_name);
+  spec.read("nodeSelector", s.node_selector);
+  spec.readObject("resources", s.resources);
+  spec.readObject("affinity", s.affinity);
+  spec.readObjectArray("tolerations", s.tolerations);
+  for (auto& secret : spec.items("imagePullSecrets")) {
+    std::string name;
+    secret.require("name", name);
+    if (!name.empty()) s.image_pull_secrets.push_back(name);
   }
-  for (const auto& status : reads) {
-    if (!status) return status.error();
-  }
-  s.service_annotations = stringMap(service.value("annotations", json::object()));
-  s.node_selector = stringMap(spec.value("nodeSelector", json::object()));
-  if (spec.contains("resources") && spec["resources"].is_object()) s.resources = spec["resources"];
-  if (spec.contains("affinity") && spec["affinity"].is_object()) s.affinity = spec["affinity"];
-  if (spec.contains("tolerations") && spec["tolerations"].is_array()) s.tolerations = spec["tolerations"];
-  for (const auto& secret : spec.value("imagePullSecrets", json::array())) {
-    if (secret.is_object() && secret.contains("name")) s.image_pull_secrets.push_back(secret.value("name", ""));
-  }
+  if (!root.ok()) return root.status().error();
 
   // What the schema also checks, re-checked because builders rely on it.
   if (s.replicas < 1 || s.replicas > 9) return invalid("replicas", "must be between 1 and 9");

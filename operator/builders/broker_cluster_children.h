@@ -30,6 +30,10 @@ nlohmann::json childMetadata(const api::BrokerCluster& cluster, const std::strin
 
 nlohmann::json buildHeadlessService(const api::BrokerCluster& cluster);
 nlohmann::json buildClientService(const api::BrokerCluster& cluster);
+// Whether the cookie and default-user Secrets are owned by the cluster (and
+// so deleted with it): only when its data is deleted too (ephemeral storage
+// or persistence.reclaimOnDelete); otherwise they are kept for a re-create.
+bool secretsGoWithCluster(const api::BrokerCluster& cluster);
 // `cookie` must be random (the controller draws it from OpenSSL's CSPRNG).
 nlohmann::json buildErlangCookieSecret(const api::BrokerCluster& cluster, const std::string& cookie);
 nlohmann::json buildDefaultUserSecret(const api::BrokerCluster& cluster, const std::string& username,

@@ -1,7 +1,9 @@
 // The StatefulSet of RabbitMQ nodes. An init container installs the Erlang
 // cookie (mode 600, as the Erlang VM requires), the rendered config and a
 // default_user.conf built from the default-user Secret's username and
-// password, so no credential ever sits in a ConfigMap or an env var.
+// password, so no credential ever sits in a ConfigMap or an env var. It
+// runs under umask 077, so every file it writes is private from its first
+// byte. Both containers meet the restricted Pod Security Standard.
 #include "builders/broker_cluster_children.h"
 
 namespace warren::builders {
@@ -11,6 +13,7 @@ using json = nlohmann::json;
 
 constexpr const char* kSetupScript =
     "set -eu\n"
+    "umask 077\n"
     "cp /tmp/erlang-cookie-secret/cookie /var/lib/rabbitmq/.erlang.cookie\n"
     "chmod 600 /var/lib/rabbitmq/.erlang.cookie\n"
     "mkdir -p /etc/rabbitmq/conf.d\n"
@@ -21,6 +24,11 @@ constexpr const char* kSetupScript =
 
 json containerPort(const std::string& name, int port) {
   return {{"name", name}, {"containerPort", port}, {"protocol", "TCP"}};
+}
+
+// The restricted Pod Security Standard's container rules.
+json restrictedContainerSecurity() {
+  return {{"allowPrivilegeEscalation", false}, {"capabilities", {{"drop", json::array({"ALL"})}}}};
 }
 
 json defaultAffinity(const api::BrokerCluster& cluster) {
@@ -71,6 +79,7 @@ json buildStatefulSet(const api::BrokerCluster& cluster) {
       {"name", "setup"},
       {"image", spec.image},
       {"command", json::array({"sh", "-c", kSetupScript})},
+      {"securityContext", restrictedContainerSecurity()},
       {"resources", {{"requests", {{"cpu", "50m"}, {"memory", "64Mi"}}}, {"limits", {{"memory", "64Mi"}}}}},
       {"volumeMounts",
        json::array({{{"name", "rabbitmq-etc"}, {"mountPath", "/etc/rabbitmq"}},
@@ -95,10 +104,12 @@ json buildStatefulSet(const api::BrokerCluster& cluster) {
         {"timeoutSeconds", 5},
         {"failureThreshold", 3}}},
       {"resources", spec.resources},
+      {"securityContext", restrictedContainerSecurity()},
       {"volumeMounts", mounts}};
 
   json pod_spec = {{"terminationGracePeriodSeconds", spec.termination_grace_period_seconds},
-                   {"securityContext", {{"fsGroup", 999}, {"runAsUser", 999}, {"runAsGroup", 999}}},
+                   {"securityContext", {{"fsGroup", 999}, {"runAsUser", 999}, {"runAsGroup", 999}, {"runAsNonRoot", true},
+                                        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
                    {"initContainers", json::array({setup})},
                    {"containers", json::array({rabbitmq})},
                    {"volumes", volumes},

@@ -38,6 +38,8 @@ struct Error {
   bool isInvalid() const { return reason == "Invalid" || http_status == 422; }
   bool isForbidden() const { return reason == "Forbidden" || http_status == 403; }
   bool isUnauthorized() const { return reason == "Unauthorized" || http_status == 401; }
+  // warren refused to write an object it does not own (see runtime/object_helpers.h).
+  bool isNotOwned() const { return reason == "NotOwned"; }
   bool isTooManyRequests() const { return http_status == 429; }
   // Worth retrying later: the server or the connection failed, not the request.
   bool isTransient() const {

@@ -29,25 +29,17 @@ std::function<std::vector<runtime::Request>(const json&)> bindingsIndexedBy(std:
   return [bindings = std::move(bindings), index = std::move(index)](const json& object) {
     std::vector<runtime::Request> requests;
     for (const auto& binding : bindings->store().byIndex(index, runtime::objectKey(object))) {
-      requests.push_back({binding->value("/metadata/namespace"_json_pointer, std::string()),
-                          binding->value("/metadata/name"_json_pointer, std::string())});
+      requests.push_back(runtime::Request::fromKey(runtime::objectKey(*binding)));
     }
     return requests;
   };
 }
 
-bool readsSecrets(const json& spec) {
-  if (!spec.value("credentialsSecretName", "").empty()) return true;
-  const json targets = spec.value("targets", json::array());
-  return std::any_of(targets.begin(), targets.end(), [](const json& t) { return t.value("kind", "ConfigMap") == "Secret"; });
-}
-
 // The endpoint values a target can ask for, for the active node.
-std::vector<std::pair<std::string, std::string>> endpointValues(const std::string& node, const json& cluster) {
+std::vector<std::pair<std::string, std::string>> endpointValues(const std::string& node, int mqtt_port) {
   const std::string host = api::nodeHost(node);
   const std::string port = std::to_string(builders::kAmqpPort);
-  const int mqtt = cluster.value("/spec/mqtt/port"_json_pointer, 1883);
-  return {{"host", host}, {"port", port}, {"mqttPort", std::to_string(mqtt)},
+  return {{"host", host}, {"port", port}, {"mqttPort", std::to_string(mqtt_port)},
           {"uri", "amqp://" + host + ":" + port + "/"}, {"node", node}};
 }
 
@@ -68,12 +60,7 @@ struct TargetOutcome {
 
 }  // namespace
 
-const kube::ResourceType& brokerBindings() {
-  static const kube::ResourceType type{api::kGroup, api::kVersion, "BrokerBinding", "brokerbindings", true};
-  return type;
-}
-
-BrokerBindingReconciler::BrokerBindingReconciler(std::shared_ptr<kube::Client> client,
+BrokerBindingReconciler::BrokerBindingReconciler(std::shared_ptr<kube::ObjectClient> client,
                                                  std::shared_ptr<runtime::Informer> bindings,
                                                  std::shared_ptr<runtime::Informer> clusters,
                                                  std::shared_ptr<runtime::EventRecorder> events,
@@ -82,92 +69,104 @@ BrokerBindingReconciler::BrokerBindingReconciler(std::shared_ptr<kube::Client> c
       secret_recheck_(secret_recheck) {}
 
 runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Request& request) {
-  const runtime::ObjectPtr binding = bindings_->store().get(request.key());
-  if (!binding || binding->contains("/metadata/deletionTimestamp"_json_pointer)) return runtime::ReconcileResult{};
-  const json& spec = (*binding)["spec"];
-  runtime::StatusDraft status(*binding);
-  const std::string previous = status.fields().value("currentNode", "");
+  const runtime::ObjectPtr object = bindings_->store().get(request.key());
+  if (!object || object->contains("/metadata/deletionTimestamp"_json_pointer)) return runtime::ReconcileResult{};
+  runtime::StatusDraft status(*object);
+  auto parsed = api::parseBrokerBinding(*object);
+  if (!parsed) {
+    // Nothing is read or written for a binding warren cannot understand; a fix of the spec comes back as an event.
+    status.setCondition({"Bound", "False", "InvalidSpec", parsed.error().message});
+    if (auto written = status.write(*client_, brokerBindings(), api::kFieldManager); !written) return written.error();
+    return runtime::ReconcileResult{};
+  }
+  const api::BrokerBinding& binding = *parsed;
+  const std::string previous = runtime::stringAt(*object, "/status/currentNode"_json_pointer);
 
   auto finish = [&](const Condition& bound) -> runtime::ReconcileOutcome {
     status.setCondition(bound);
     if (auto written = status.write(*client_, brokerBindings(), api::kFieldManager); !written) return written.error();
     runtime::ReconcileResult result;
-    if (readsSecrets(spec)) result.requeue_after = secret_recheck_;
+    if (binding.readsSecrets()) result.requeue_after = secret_recheck_;
     return result;
   };
 
   // The cluster, here or in a namespace that allows this one.
-  const std::string cluster_ns = spec.value("/brokerClusterRef/namespace"_json_pointer, request.ns);
-  const std::string cluster_name = spec.value("/brokerClusterRef/name"_json_pointer, std::string());
-  const runtime::ObjectPtr cluster = clusters_->store().get(runtime::objectKey(cluster_ns, cluster_name));
-  if (!cluster) {
+  const std::string& cluster_ns = binding.spec.cluster_namespace;
+  const std::string& cluster_name = binding.spec.cluster_name;
+  const runtime::ObjectPtr cluster_object = clusters_->store().get(runtime::objectKey(cluster_ns, cluster_name));
+  if (!cluster_object) {
     return finish({"Bound", "False", "ClusterNotFound",
                    "BrokerCluster " + cluster_ns + "/" + cluster_name + " does not exist"});
   }
+  auto cluster = api::parseBrokerCluster(*cluster_object);
+  if (!cluster) {
+    return finish({"Bound", "False", "ClusterInvalid",
+                   "BrokerCluster " + cluster_ns + "/" + cluster_name + " is invalid: " + cluster.error().message});
+  }
   if (cluster_ns != request.ns) {
-    const json allowed = cluster->value("/spec/failover/allowedBindingNamespaces"_json_pointer, json::array());
-    const bool ok = std::any_of(allowed.begin(), allowed.end(), [&](const json& n) { return n == "*" || n == request.ns; });
+    const auto& allowed = cluster->spec.allowed_binding_namespaces;
+    const bool ok = std::any_of(allowed.begin(), allowed.end(), [&](const std::string& n) { return n == "*" || n == request.ns; });
     if (!ok) {
       return finish({"Bound", "False", "NamespaceNotAllowed",
                      "BrokerCluster " + cluster_ns + "/" + cluster_name + " does not list namespace " + request.ns +
                          " in spec.failover.allowedBindingNamespaces"});
     }
   }
-  const std::string node = cluster->value("/status/activeNode"_json_pointer, std::string());
+  const std::string node = runtime::stringAt(*cluster_object, "/status/activeNode"_json_pointer);
   if (node.empty()) {
     return finish({"Bound", "False", "NoActiveNode", "the BrokerCluster has no active node yet; targets are left as they are"});
   }
-  const auto values = endpointValues(node, *cluster);
+  const auto values = endpointValues(node, cluster->spec.mqtt_port);
 
   // Targets: edit only the named fields; report what cannot be edited.
   TargetOutcome outcome;
-  for (const auto& target : spec.value("targets", json::array())) {
-    const std::string kind = target.value("kind", "ConfigMap");
-    const std::string name = target.value("name", "");
-    const std::string key = target.value("key", "");
-    const std::string format = target.value("format", "");
-    const bool secret = kind == "Secret";
-    const auto& type = secret ? kube::resources::secrets() : kube::resources::configMaps();
-    auto object = client_->get(type, request.ns, name);
-    if (!object) {
-      if (!object.error().isNotFound()) return object.error();
-      outcome.missing += (outcome.missing.empty() ? "" : ", ") + kind + " " + name;
+  for (const auto& target : binding.spec.targets) {
+    const auto& type = target.isSecret() ? kube::resources::secrets() : kube::resources::configMaps();
+    auto live = client_->get(type, request.ns, target.name);
+    if (!live) {
+      if (!live.error().isNotFound()) return live.error();
+      outcome.missing += (outcome.missing.empty() ? "" : ", ") + target.kindName() + " " + target.name;
       continue;
     }
+    const json data = live->contains("data") && (*live)["data"].is_object() ? (*live)["data"] : json::object();
     std::string text;
-    if (secret) {
-      auto decoded = kube::base64Decode(object->value("/data"_json_pointer, json::object()).value(key, ""));
-      if (decoded) text = *decoded;
-    } else {
-      text = object->value("/data"_json_pointer, json::object()).value(key, "");
+    if (const auto it = data.find(target.key); it != data.end() && it->is_string()) {
+      if (target.isSecret()) {
+        auto decoded = kube::base64Decode(it->get<std::string>());
+        if (decoded) text = *decoded;
+      } else {
+        text = it->get<std::string>();
+      }
     }
     Result<std::string> patched = std::string();
-    if (format == "template") {
-      patched = binding::renderTemplate(target.value("template", ""), values);
+    if (target.format == api::BindingTarget::Format::kTemplate) {
+      patched = binding::renderTemplate(target.template_text, values);
     } else {
       binding::Assignments assignments;
-      const json fields = target.value("fields", json::object());
-      for (const auto& [field, path] : fields.items()) {
+      for (const auto& [field, path] : target.fields) {
         auto value = std::find_if(values.begin(), values.end(), [&](const auto& v) { return v.first == field; });
-        if (value == values.end() || !path.is_string()) continue;
-        const bool numeric = format != "env" && (field == "port" || field == "mqttPort");
-        assignments.emplace_back(path.get<std::string>(), numeric ? json(std::stoi(value->second)) : json(value->second));
+        if (value == values.end()) continue;
+        const bool numeric = target.format != api::BindingTarget::Format::kEnv && (field == "port" || field == "mqttPort");
+        assignments.emplace_back(path, numeric ? json(std::stoi(value->second)) : json(value->second));
       }
-      patched = format == "json" ? binding::patchJson(text, assignments)
-              : format == "yaml" ? binding::patchYaml(text, assignments)
-                                 : binding::patchEnv(text, assignments);
+      patched = target.format == api::BindingTarget::Format::kJson   ? binding::patchJson(text, assignments)
+              : target.format == api::BindingTarget::Format::kYaml ? binding::patchYaml(text, assignments)
+                                                                   : binding::patchEnv(text, assignments);
     }
     if (!patched) {
-      outcome.invalid += (outcome.invalid.empty() ? "" : "; ") + kind + " " + name + " key " + key + ": " + patched.error().message;
+      outcome.invalid += (outcome.invalid.empty() ? "" : "; ") + target.kindName() + " " + target.name + " key " +
+                         target.key + ": " + patched.error().message;
       continue;
     }
     if (*patched == text) continue;
-    json update = *object;
-    update["data"][key] = secret ? kube::base64Encode(*patched) : *patched;
-    auto written = client_->update(type, request.ns, update, {api::kFieldManager, false});
+    // A merge patch of this one key under warren's field manager, so managedFields shows warren owns exactly
+    // it, with the resourceVersion read above as a precondition (a concurrent edit is a Conflict, retried).
+    const json patch = {{"metadata", {{"resourceVersion", live->value("/metadata/resourceVersion"_json_pointer, std::string())}}},
+                        {"data", {{target.key, target.isSecret() ? kube::base64Encode(*patched) : *patched}}}};
+    auto written = client_->patch(type, request.ns, target.name, kube::PatchType::kMerge, patch, {api::kFieldManager, false});
     if (!written) return written.error();  // a conflict retries with backoff
-    log::info("target patched", {log::Field("binding", request.key()), log::Field("kind", kind),
-                                 log::Field("name", name), log::Field("key", key), log::Field("node", node)});
+    log::info("target patched", {log::Field("binding", request.key()), log::Field("kind", target.kindName()),
+                                 log::Field("name", target.name), log::Field("key", target.key), log::Field("node", node)});
     outcome.changed = true;
   }
   status.setCondition(outcome.missing.empty()
@@ -177,67 +176,74 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
                                               : Condition{"InvalidPath", "True", "InvalidPath", outcome.invalid});
   if (outcome.changed) status.fields()["lastPatched"] = runtime::formatTime(std::chrono::system_clock::now());
 
-  // The cluster's credentials, copied next to the app when asked for.
-  if (const std::string copy = spec.value("credentialsSecretName", ""); !copy.empty()) {
-    auto parsed = api::parseBrokerCluster(*cluster);
-    auto source = parsed ? client_->get(kube::resources::secrets(), cluster_ns, parsed->defaultUserSecretName())
-                         : Result<json>(parsed.error());
+  // The cluster's credentials, copied next to the app when asked for, into a Secret this binding owns.
+  std::string not_owned;
+  if (const std::string& copy = binding.spec.credentials_secret_name; !copy.empty()) {
+    auto source = client_->get(kube::resources::secrets(), cluster_ns, cluster->defaultUserSecretName());
     if (!source) {
       if (!source.error().isNotFound()) return source.error();
       outcome.missing += (outcome.missing.empty() ? "" : ", ") + std::string("the cluster's default-user Secret");
     } else {
       const json secret = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", source->value("type", "Opaque")},
                            {"metadata", {{"name", copy}, {"namespace", request.ns},
-                                         {"ownerReferences", json::array({runtime::controllerReference(*binding)})}}},
+                                         {"labels", {{"app.kubernetes.io/managed-by", "warren-operator"}}},
+                                         {"ownerReferences", json::array({runtime::controllerReference(*object)})}}},
                            {"data", source->value("data", json::object())}};
       if (auto written = runtime::createOrUpdateData(*client_, *client_, kube::resources::secrets(), secret, api::kFieldManager);
           !written) {
-        return written.error();
+        if (!written.error().isNotOwned()) return written.error();
+        not_owned = written.error().message;
       }
     }
   }
 
   // Workloads that cannot reconnect: restart once for each new node.
   if (!previous.empty() && previous != node) {
-    for (const auto& workload : spec.value("workloads", json::array())) {
-      const auto& type = workloadType(workload.value("kind", "Deployment"));
-      const std::string name = workload.value("name", "");
-      auto live = client_->get(type, request.ns, name);
+    for (const auto& workload : binding.spec.workloads) {
+      const auto& type = workloadType(workload.kind);
+      auto live = client_->get(type, request.ns, workload.name);
       if (!live) {
         if (live.error().isNotFound()) continue;
         return live.error();
       }
-      if (live->value("/spec/template/metadata/annotations"_json_pointer, json::object()).value(kReroutedToAnnotation, "") == node) {
+      const json annotations = live->value("/spec/template/metadata/annotations"_json_pointer, json::object());
+      if (annotations.is_object() && annotations.value(kReroutedToAnnotation, json()) == node) {
         continue;  // already restarted for this node
       }
-      auto restarted = client_->patch(type, request.ns, name, kube::PatchType::kMerge,
+      auto restarted = client_->patch(type, request.ns, workload.name, kube::PatchType::kMerge,
                                       {{"spec", {{"template", {{"metadata", {{"annotations",
                                         {{kReroutedToAnnotation, node},
                                          {"warren.dev/restartedAt", runtime::formatTime(std::chrono::system_clock::now())}}}}}}}}}},
                                       {api::kFieldManager, false});
       if (!restarted) return restarted.error();
       log::info("workload restarted", {log::Field("binding", request.key()), log::Field("kind", type.kind),
-                                       log::Field("name", name), log::Field("node", node)});
+                                       log::Field("name", workload.name), log::Field("node", node)});
     }
   }
+  bool rerouted = false;
   if (previous != node) {
     status.fields()["currentNode"] = node;
-    const std::string failed_over_at = cluster->value("/status/lastFailover/time"_json_pointer, std::string());
-    if (!previous.empty()) {
-      if (auto at = kube::parseRfc3339(failed_over_at)) {
-        metrics::registry()
-            .histogram("warren_reroute_latency_seconds",
-                       "From the active node's move to every target of a binding patched.", {}, metrics::latencyBuckets())
-            .get()
-            .observe(std::chrono::duration<double>(std::chrono::system_clock::now() - *at).count());
-      }
-      events_->record(*binding, "Normal", "Rerouted", "clients moved from " + previous + " to " + node);
-    }
+    rerouted = !previous.empty();
   }
-  const bool bound = outcome.missing.empty() && outcome.invalid.empty();
-  return finish(bound ? Condition{"Bound", "True", "Bound", "targets point at " + node}
-                      : Condition{"Bound", "False", outcome.missing.empty() ? "InvalidPath" : "TargetMissing",
-                                  outcome.missing.empty() ? outcome.invalid : outcome.missing + " not found"});
+  const bool bound = outcome.missing.empty() && outcome.invalid.empty() && not_owned.empty();
+  const Condition condition =
+      bound ? Condition{"Bound", "True", "Bound", "targets point at " + node}
+      : !not_owned.empty()       ? Condition{"Bound", "False", "NotOwned", "credentialsSecretName: " + not_owned}
+      : !outcome.missing.empty() ? Condition{"Bound", "False", "TargetMissing", outcome.missing + " not found"}
+                                 : Condition{"Bound", "False", "InvalidPath", outcome.invalid};
+  auto finished = finish(condition);
+  // The move is announced once its status is written: a reconcile from a stale cache gets a Conflict above.
+  if (finished && rerouted) {
+    if (auto at = kube::parseRfc3339(runtime::stringAt(*cluster_object, "/status/lastFailover/time"_json_pointer))) {
+      metrics::registry()
+          .histogram("warren_reroute_latency_seconds",
+                     "From the active node's move to every target of a binding patched.", {}, metrics::latencyBuckets())
+          .get()
+          .observe(std::chrono::duration<double>(std::chrono::system_clock::now() - *at).count());
+    }
+    events_->record(*object, "Normal", "Rerouted", "clients moved from " + previous + " to " + node);
+  }
+  return finished;
 }
 
 void addBrokerBindingController(runtime::Manager& manager, const std::string& ns, int workers,
@@ -245,17 +251,18 @@ void addBrokerBindingController(runtime::Manager& manager, const std::string& ns
   runtime::InformerOptions binding_options{brokerBindings(), ns, "", ""};
   binding_options.watcher.name = "brokerbindings.warren.dev";
   auto bindings = manager.addInformer(binding_options);
-  bindings->addIndex(kClusterIndex, [](const json& binding) {
-    const std::string own = binding.value("/metadata/namespace"_json_pointer, std::string());
-    return std::vector<std::string>{runtime::objectKey(
-        binding.value("/spec/brokerClusterRef/namespace"_json_pointer, own),
-        binding.value("/spec/brokerClusterRef/name"_json_pointer, std::string()))};
+  // Indexes read the typed binding: one that does not parse is indexed under nothing (its reconcile reports it).
+  bindings->addIndex(kClusterIndex, [](const json& object) {
+    auto binding = api::parseBrokerBinding(object);
+    if (!binding) return std::vector<std::string>{};
+    return std::vector<std::string>{runtime::objectKey(binding->spec.cluster_namespace, binding->spec.cluster_name)};
   });
-  bindings->addIndex(kConfigMapTargetIndex, [](const json& binding) {
-    const std::string own = binding.value("/metadata/namespace"_json_pointer, std::string());
+  bindings->addIndex(kConfigMapTargetIndex, [](const json& object) {
     std::vector<std::string> keys;
-    for (const auto& target : binding.value("/spec/targets"_json_pointer, json::array())) {
-      if (target.value("kind", "ConfigMap") == "ConfigMap") keys.push_back(runtime::objectKey(own, target.value("name", "")));
+    auto binding = api::parseBrokerBinding(object);
+    if (!binding) return keys;
+    for (const auto& target : binding->spec.targets) {
+      if (!target.isSecret()) keys.push_back(runtime::objectKey(binding->ns, target.name));
     }
     return keys;
   });

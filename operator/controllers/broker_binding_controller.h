@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "api/broker_binding.h"
 #include "controllers/secret_recheck.h"
 #include "runtime/controller.h"
 #include "runtime/event_recorder.h"
@@ -15,20 +16,22 @@
 
 namespace warren::controllers {
 
-const kube::ResourceType& brokerBindings();
+using api::brokerBindings;
 
 // Pod-template annotation naming the node a workload was restarted for.
 inline constexpr const char* kReroutedToAnnotation = "warren.dev/rerouted-to";
 
 class BrokerBindingReconciler : public runtime::Reconciler {
  public:
-  BrokerBindingReconciler(std::shared_ptr<kube::Client> client, std::shared_ptr<runtime::Informer> bindings,
+  // `client` serves live reads (targets, Secrets) and every write; the
+  // informers serve the bindings and clusters from the cache.
+  BrokerBindingReconciler(std::shared_ptr<kube::ObjectClient> client, std::shared_ptr<runtime::Informer> bindings,
                           std::shared_ptr<runtime::Informer> clusters, std::shared_ptr<runtime::EventRecorder> events,
                           std::chrono::milliseconds secret_recheck = kDefaultSecretRecheck);
   runtime::ReconcileOutcome reconcile(const runtime::Request& request) override;
 
  private:
-  std::shared_ptr<kube::Client> client_;
+  std::shared_ptr<kube::ObjectClient> client_;
   std::shared_ptr<runtime::Informer> bindings_;
   std::shared_ptr<runtime::Informer> clusters_;
   std::shared_ptr<runtime::EventRecorder> events_;

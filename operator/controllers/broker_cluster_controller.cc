@@ -84,7 +84,7 @@ struct BrokerClusterReconciler::Outcome {
   }
 };
 
-BrokerClusterReconciler::BrokerClusterReconciler(std::shared_ptr<kube::Client> client, Informers informers,
+BrokerClusterReconciler::BrokerClusterReconciler(std::shared_ptr<kube::ObjectClient> client, Informers informers,
                                                  std::shared_ptr<runtime::EventRecorder> events,
                                                  RandomSource random, std::chrono::milliseconds secret_recheck)
     : client_(std::move(client)), informers_(std::move(informers)), events_(std::move(events)),
@@ -99,8 +99,9 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
                                 const std::string& why, const std::string& keys) {
     outcome.degrade(reason, "Secret \"" + secret + "\" holding " + holding + " is gone while " +
                                 std::to_string(members) + " broker pods exist; " + why + ". Restore the Secret (" +
-                                keys + ") from a backup, or delete the StatefulSet " + cluster.statefulSetName() +
-                                " to start the cluster afresh");
+                                keys + ") from a backup; or, to start afresh and lose every message the cluster "
+                                "holds, delete the BrokerCluster and its PersistentVolumeClaims (label " +
+                                api::kClusterLabel + "=" + cluster.name + ") and create it again");
     outcome.stop = true;
   };
   // The Erlang cookie: created once, never regenerated or overwritten.
@@ -173,8 +174,13 @@ Status BrokerClusterReconciler::applyChild(const api::BrokerCluster& cluster, co
                                            const json& desired, Outcome& outcome) {
   const std::string name = desired["metadata"]["name"];
   const runtime::ObjectPtr live = cache->store().get(runtime::objectKey(cluster.ns, name));
-  auto applied = runtime::applyIfChanged(*client_, type, cluster.ns, live.get(), desired, api::kFieldManager);
+  auto applied = runtime::applyOwned(*client_, *client_, type, cluster.ns, live.get(), desired, api::kFieldManager);
   if (applied) return okStatus();
+  if (applied.error().isNotOwned()) {
+    // Someone else's object under a child's name: never overwritten, reported.
+    outcome.fail("NotOwned", applied.error().message);
+    return okStatus();
+  }
   if (applied.error().isInvalid()) {
     // A change the API refuses (an immutable field): report, do not retry.
     outcome.fail("ChildRejected", type.kind + " " + name + " was rejected: " + applied.error().message);
@@ -264,7 +270,7 @@ BrokerClusterReconciler::Observed BrokerClusterReconciler::observe(const api::Br
     status["lastFailover"] = {{"from", active},
                               {"to", cluster.nodeName(*decision.active)},
                               {"reason", decision.reason},
-                              {"time", runtime::formatTime(now)}};
+                              {"time", runtime::formatMicroTime(now)}};
     observed.rerouted = std::make_pair(active, cluster.nodeName(*decision.active));
   }
 
@@ -297,11 +303,6 @@ BrokerClusterReconciler::Observed BrokerClusterReconciler::observe(const api::Br
   status["conditions"] = conditions;
   observed.status = std::move(status);
   return observed;
-}
-
-Status BrokerClusterReconciler::writeStatus(const api::BrokerCluster& cluster, const json& status) {
-  return runtime::patchStatusIfChanged(*client_, api::brokerClusters(), cluster.ns, cluster.name, cluster.status,
-                                       status, api::kFieldManager);
 }
 
 runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Request& request) {
@@ -355,7 +356,14 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
     outcome.fail("Degraded", outcome.degraded_message);
   }
   const Observed observed = observe(cluster, outcome);
-  if (auto written = writeStatus(cluster, observed.status); !written) return written.error();
+  // Under the cached resourceVersion: an active node decided from a stale cache is refused (Conflict) and
+  // decided again, so a move is written, counted and announced once.
+  if (auto written = runtime::patchStatusIfChanged(*client_, api::brokerClusters(), cluster.ns, cluster.name,
+                                                   runtime::stringAt(cluster.raw, "/metadata/resourceVersion"_json_pointer),
+                                                   cluster.status, observed.status, api::kFieldManager);
+      !written) {
+    return written.error();
+  }
   if (observed.rerouted) {
     metrics::registry()
         .counter("warren_failovers_total", "Active-node moves, per BrokerCluster.", {"namespace", "cluster"})

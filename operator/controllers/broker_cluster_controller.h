@@ -32,7 +32,9 @@ class BrokerClusterReconciler : public runtime::Reconciler {
   struct Informers {
     std::shared_ptr<runtime::Informer> clusters, stateful_sets, services, config_maps, pdbs, pods, nodes;
   };
-  BrokerClusterReconciler(std::shared_ptr<kube::Client> client, Informers informers,
+  // `client` serves live reads (Secrets, children not cached yet) and every
+  // write; the informers serve everything else from the cache.
+  BrokerClusterReconciler(std::shared_ptr<kube::ObjectClient> client, Informers informers,
                           std::shared_ptr<runtime::EventRecorder> events, RandomSource random = randomAlphanumeric,
                           std::chrono::milliseconds secret_recheck = kDefaultSecretRecheck);
 
@@ -50,9 +52,8 @@ class BrokerClusterReconciler : public runtime::Reconciler {
     std::optional<std::pair<std::string, std::string>> rerouted;  // from, to
   };
   Observed observe(const api::BrokerCluster& cluster, const Outcome& outcome) const;
-  Status writeStatus(const api::BrokerCluster& cluster, const nlohmann::json& status);
 
-  std::shared_ptr<kube::Client> client_;
+  std::shared_ptr<kube::ObjectClient> client_;
   Informers informers_;
   std::shared_ptr<runtime::EventRecorder> events_;
   RandomSource random_;

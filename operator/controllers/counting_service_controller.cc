@@ -15,10 +15,20 @@ using runtime::Condition;
 constexpr const char* kCountingLabel = "warren.dev/counting";
 constexpr int kHealthPort = 8081;
 
-json deployment(const json& owner, const std::string& ns, const std::string& name, const std::string& role,
-                const std::string& image, const std::string& program, const std::string& secret,
-                const std::string& checksum, const json& resources) {
-  const json labels = {{kCountingLabel, owner["metadata"]["name"]}, {"app.kubernetes.io/component", role},
+// The restricted Pod Security Standard: non-root, no privilege escalation, no capabilities, the runtime's
+// default seccomp profile. The programs need nothing more.
+json restrictedPodSecurity() {
+  return {{"runAsNonRoot", true}, {"runAsUser", 65532}, {"runAsGroup", 65532},
+          {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+}
+json restrictedContainerSecurity() {
+  return {{"allowPrivilegeEscalation", false}, {"readOnlyRootFilesystem", true},
+          {"capabilities", {{"drop", json::array({"ALL"})}}}};
+}
+
+json deployment(const json& owner, const api::CountingService& service, const std::string& role, const std::string& image,
+                const std::string& program, const std::string& checksum) {
+  const json labels = {{kCountingLabel, service.name}, {"app.kubernetes.io/component", role},
                        {"app.kubernetes.io/managed-by", "warren-operator"}};
   json container = {
       {"name", role},
@@ -26,29 +36,28 @@ json deployment(const json& owner, const std::string& ns, const std::string& nam
       {"command", json::array({program, "/etc/counting/" + role + ".json"})},
       {"ports", json::array({{{"name", "health"}, {"containerPort", kHealthPort}}})},
       {"readinessProbe", {{"httpGet", {{"path", "/healthz"}, {"port", "health"}}}, {"periodSeconds", 5}}},
-      {"volumeMounts", json::array({{{"name", "config"}, {"mountPath", "/etc/counting"}, {"readOnly", true}}})}};
-  if (resources.is_object()) container["resources"] = resources;
+      {"securityContext", restrictedContainerSecurity()},
+      {"volumeMounts", json::array({{{"name", "config"}, {"mountPath", "/etc/counting"}, {"readOnly", true}},
+                                    {{"name", "tmp"}, {"mountPath", "/tmp"}}})}};
+  if (service.spec.resources.is_object()) container["resources"] = service.spec.resources;
   return {{"apiVersion", "apps/v1"},
           {"kind", "Deployment"},
-          {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels},
+          {"metadata", {{"name", service.name + "-" + role}, {"namespace", service.ns}, {"labels", labels},
                         {"ownerReferences", json::array({runtime::controllerReference(owner)})}}},
           {"spec",
            {{"replicas", 1},
-            {"selector", {{"matchLabels", {{kCountingLabel, owner["metadata"]["name"]}, {"app.kubernetes.io/component", role}}}}},
+            {"selector", {{"matchLabels", {{kCountingLabel, service.name}, {"app.kubernetes.io/component", role}}}}},
             {"template",
              {{"metadata", {{"labels", labels}, {"annotations", {{"warren.dev/config-checksum", checksum}}}}},
-              {"spec", {{"containers", json::array({container})},
-                        {"volumes", json::array({{{"name", "config"}, {"secret", {{"secretName", secret}}}}})}}}}}}}};
+              {"spec", {{"securityContext", restrictedPodSecurity()},
+                        {"containers", json::array({container})},
+                        {"volumes", json::array({{{"name", "config"}, {"secret", {{"secretName", service.configSecretName()}}}},
+                                                 {{"name", "tmp"}, {"emptyDir", json::object()}}})}}}}}}}};
 }
 
 }  // namespace
 
-const kube::ResourceType& countingServices() {
-  static const kube::ResourceType type{api::kGroup, api::kVersion, "CountingService", "countingservices", true};
-  return type;
-}
-
-CountingServiceReconciler::CountingServiceReconciler(std::shared_ptr<kube::Client> client,
+CountingServiceReconciler::CountingServiceReconciler(std::shared_ptr<kube::ObjectClient> client,
                                                      std::shared_ptr<runtime::Informer> services,
                                                      std::shared_ptr<runtime::Informer> clusters,
                                                      std::shared_ptr<runtime::Informer> deployments,
@@ -59,9 +68,15 @@ CountingServiceReconciler::CountingServiceReconciler(std::shared_ptr<kube::Clien
 runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Request& request) {
   const runtime::ObjectPtr object = services_->store().get(request.key());
   if (!object || object->contains("/metadata/deletionTimestamp"_json_pointer)) return runtime::ReconcileResult{};
-  const json& spec = (*object)["spec"];
   runtime::StatusDraft draft(*object);
   json& status = draft.fields();
+  auto parsed = api::parseCountingService(*object);
+  if (!parsed) {
+    draft.setCondition({"Ready", "False", "InvalidSpec", parsed.error().message});
+    if (auto written = draft.write(*client_, countingServices(), api::kFieldManager); !written) return written.error();
+    return runtime::ReconcileResult{};
+  }
+  const api::CountingService& service = *parsed;
   // `recheck`: the outcome depends on Secrets, which no watch reports changes of.
   auto finish = [&](const Condition& ready, bool recheck = false) -> runtime::ReconcileOutcome {
     draft.setCondition(ready);
@@ -70,70 +85,74 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
     if (recheck) result.requeue_after = secret_recheck_;
     return result;
   };
-  // The start time is set once: the count is measured from it forever after.
-  if (!status.contains("startTime")) status["startTime"] = runtime::formatTime(std::chrono::system_clock::now());
+  // The start time is set once: the count is measured from it forever after. The status write carries the
+  // cached resourceVersion, so a reconcile on a cache that has not seen it yet cannot stamp a second one.
+  const std::string start_time =
+      service.start_time.empty() ? runtime::formatTime(std::chrono::system_clock::now()) : service.start_time;
+  status["startTime"] = start_time;
 
-  const std::string cluster_name = spec.value("/brokerClusterRef/name"_json_pointer, std::string());
-  const runtime::ObjectPtr cluster = clusters_->store().get(runtime::objectKey(request.ns, cluster_name));
-  if (!cluster) return finish({"Ready", "False", "ClusterNotFound", "BrokerCluster " + cluster_name + " does not exist"});
-  const std::string protocol = spec.value("protocol", std::string("mqtt"));
-  if (protocol == "mqtt" && !cluster->value("/spec/mqtt/enabled"_json_pointer, false)) {
-    return finish({"Ready", "False", "MqttDisabled",
-                   "BrokerCluster " + cluster_name + " must have spec.mqtt.enabled: true for protocol mqtt"});
+  const runtime::ObjectPtr cluster_object = clusters_->store().get(runtime::objectKey(request.ns, service.spec.cluster_name));
+  if (!cluster_object) {
+    return finish({"Ready", "False", "ClusterNotFound", "BrokerCluster " + service.spec.cluster_name + " does not exist"});
   }
-  const std::string node = cluster->value("/status/activeNode"_json_pointer, std::string());
+  auto cluster = api::parseBrokerCluster(*cluster_object);
+  if (!cluster) return finish({"Ready", "False", "ClusterInvalid", cluster.error().message});
+  const std::string& protocol = service.spec.protocol;
+  if (protocol == "mqtt" && !cluster->spec.mqtt_enabled) {
+    return finish({"Ready", "False", "MqttDisabled",
+                   "BrokerCluster " + service.spec.cluster_name + " must have spec.mqtt.enabled: true for protocol mqtt"});
+  }
+  const std::string node = runtime::stringAt(*cluster_object, "/status/activeNode"_json_pointer);
   if (node.empty()) return finish({"Ready", "False", "NoActiveNode", "the BrokerCluster has no active node yet"});
-  auto parsed = api::parseBrokerCluster(*cluster);
-  if (!parsed) return finish({"Ready", "False", "ClusterInvalid", parsed.error().message});
-  auto user = client_->get(kube::resources::secrets(), request.ns, parsed->defaultUserSecretName());
+  auto user = client_->get(kube::resources::secrets(), request.ns, cluster->defaultUserSecretName());
   if (!user) {
     if (user.error().isNotFound()) {
       return finish({"Ready", "False", "CredentialsMissing",
-                     "the BrokerCluster's default-user Secret " + parsed->defaultUserSecretName() + " does not exist"},
+                     "the BrokerCluster's default-user Secret " + cluster->defaultUserSecretName() + " does not exist"},
                     true);
     }
     return user.error();
   }
   auto decode = [&](const char* key) {
-    auto value = kube::base64Decode(user->value("/data"_json_pointer, json::object()).value(key, ""));
+    auto value = kube::base64Decode(runtime::stringAt(*user, json::json_pointer("/data/" + std::string(key))));
     return value ? *value : std::string();
   };
 
   // One config per program, in a Secret because it holds the password.
   const json base = {{"broker", {{"protocol", protocol},
                                  {"host", api::nodeHost(node)},
-                                 {"port", protocol == "amqp" ? builders::kAmqpPort : parsed->spec.mqtt_port},
+                                 {"port", protocol == "amqp" ? builders::kAmqpPort : cluster->spec.mqtt_port},
                                  {"username", decode("username")},
                                  {"password", decode("password")}}},
                      {"topic", "warren/counting/" + request.ns + "/" + request.name},
-                     {"intervalSeconds", spec.value("intervalSeconds", 1)},
-                     {"startTime", status["startTime"]},
+                     {"intervalSeconds", service.spec.interval_seconds},
+                     {"startTime", start_time},
                      {"healthAddress", ":" + std::to_string(kHealthPort)},
                      {"bufferSize", 100}};
   json client_config = base;
   client_config["recordFile"] = "/tmp/received.log";
-  const std::string secret_name = request.name + "-config";
   const json data = {{"service.json", kube::base64Encode(base.dump(2))}, {"client.json", kube::base64Encode(client_config.dump(2))}};
   const std::string checksum = kube::sha256Hex(data.dump());
   const json secret = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", "Opaque"},
-                       {"metadata", {{"name", secret_name}, {"namespace", request.ns},
+                       {"metadata", {{"name", service.configSecretName()}, {"namespace", request.ns},
                                      {"labels", {{kCountingLabel, request.name}}},
                                      {"ownerReferences", json::array({runtime::controllerReference(*object)})}}},
                        {"data", data}};
+  auto notOwned = [&](const Error& error) { return finish({"Ready", "False", "NotOwned", error.message}); };
   if (auto written = runtime::createOrUpdateData(*client_, *client_, kube::resources::secrets(), secret, api::kFieldManager);
       !written) {
+    if (written.error().isNotOwned()) return notOwned(written.error());
     return written.error();
   }
-  const json resources = spec.value("resources", json());
-  for (const auto& [role, image_key, program] :
-       {std::tuple<std::string, std::string, std::string>{"service", "serviceImage", "warren-counting-service"},
-        {"client", "clientImage", "warren-counting-client"}}) {
-    const json desired = deployment(*object, request.ns, request.name + "-" + role, role,
-                                    spec.value(image_key, "warren-counting:0.1.0"), program, secret_name, checksum, resources);
+  for (const auto& [role, image, program] :
+       {std::tuple<std::string, std::string, std::string>{"service", service.spec.service_image, "warren-counting-service"},
+        {"client", service.spec.client_image, "warren-counting-client"}}) {
+    const json desired = deployment(*object, service, role, image, program, checksum);
     const runtime::ObjectPtr live = deployments_->store().get(runtime::objectKey(request.ns, request.name + "-" + role));
-    if (auto applied = runtime::applyIfChanged(*client_, kube::resources::deployments(), request.ns, live.get(), desired,
-                                               api::kFieldManager);
+    if (auto applied = runtime::applyOwned(*client_, *client_, kube::resources::deployments(), request.ns, live.get(),
+                                           desired, api::kFieldManager);
         !applied) {
+      if (applied.error().isNotOwned()) return notOwned(applied.error());
       return applied.error();
     }
   }
@@ -163,10 +182,9 @@ void addCountingServiceController(runtime::Manager& manager, const std::string& 
     std::vector<runtime::Request> requests;
     const std::string ns_of = cluster.value("/metadata/namespace"_json_pointer, std::string());
     const std::string name = cluster.value("/metadata/name"_json_pointer, std::string());
-    for (const auto& service : services->store().byIndex(runtime::kNamespaceIndex, ns_of)) {
-      if (service->value("/spec/brokerClusterRef/name"_json_pointer, std::string()) == name) {
-        requests.push_back({ns_of, service->value("/metadata/name"_json_pointer, std::string())});
-      }
+    for (const auto& object : services->store().byIndex(runtime::kNamespaceIndex, ns_of)) {
+      auto service = api::parseCountingService(*object);
+      if (service && service->spec.cluster_name == name) requests.push_back({ns_of, service->name});
     }
     return requests;
   });

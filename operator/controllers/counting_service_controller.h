@@ -10,23 +10,26 @@
 #include <memory>
 #include <string>
 
+#include "api/counting_service.h"
 #include "controllers/secret_recheck.h"
 #include "runtime/controller.h"
 #include "runtime/manager.h"
 
 namespace warren::controllers {
 
-const kube::ResourceType& countingServices();
+using api::countingServices;
 
 class CountingServiceReconciler : public runtime::Reconciler {
  public:
-  CountingServiceReconciler(std::shared_ptr<kube::Client> client, std::shared_ptr<runtime::Informer> services,
+  // `client` serves live reads (Secrets) and every write; the informers
+  // serve the services, clusters and Deployments from the cache.
+  CountingServiceReconciler(std::shared_ptr<kube::ObjectClient> client, std::shared_ptr<runtime::Informer> services,
                             std::shared_ptr<runtime::Informer> clusters, std::shared_ptr<runtime::Informer> deployments,
                             std::chrono::milliseconds secret_recheck = kDefaultSecretRecheck);
   runtime::ReconcileOutcome reconcile(const runtime::Request& request) override;
 
  private:
-  std::shared_ptr<kube::Client> client_;
+  std::shared_ptr<kube::ObjectClient> client_;
   std::shared_ptr<runtime::Informer> services_, clusters_, deployments_;
   std::chrono::milliseconds secret_recheck_;
 };

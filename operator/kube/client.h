@@ -32,7 +32,7 @@ struct ClientOptions {
 using RequestObserver =
     std::function<void(std::string_view verb, int http_status, std::chrono::duration<double>)>;
 
-class Client : public ObjectReader, public ObjectWriter, public StatusWriter {
+class Client : public ObjectClient {
  public:
   Client(HttpTransportPtr transport, std::shared_ptr<TokenSource> tokens,
          ClientOptions options = {});

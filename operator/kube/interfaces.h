@@ -61,6 +61,11 @@ class StatusWriter {
                                              const WriteOptions& options) = 0;
 };
 
+// The three together, as a reconciler takes them (controller-runtime's
+// client.Client): kube::Client implements it against the API server, tests
+// against an in-memory fake.
+class ObjectClient : public ObjectReader, public ObjectWriter, public StatusWriter {};
+
 // metadata.name / metadata.namespace of an object ("" when absent).
 std::string objectName(const nlohmann::json& object);
 std::string objectNamespace(const nlohmann::json& object);

@@ -65,9 +65,16 @@ std::optional<std::chrono::system_clock::time_point> parseRfc3339(const std::str
   std::tm tm{};
   const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
   if (rest == nullptr) return std::nullopt;
+  // Fractional seconds (MicroTime has six digits) are kept to the nanosecond.
+  long long fraction_ns = 0;
   if (*rest == '.') {
     ++rest;
-    while (*rest >= '0' && *rest <= '9') ++rest;
+    long long scale = 100000000;
+    while (*rest >= '0' && *rest <= '9') {
+      fraction_ns += (*rest - '0') * scale;
+      scale /= 10;
+      ++rest;
+    }
   }
   long offset_seconds = 0;
   if (*rest == 'Z' || *rest == 'z') {
@@ -82,7 +89,8 @@ std::optional<std::chrono::system_clock::time_point> parseRfc3339(const std::str
   }
   if (*rest != '\0') return std::nullopt;
   const time_t utc = timegm(&tm) - offset_seconds;
-  return std::chrono::system_clock::from_time_t(utc);
+  return std::chrono::system_clock::from_time_t(utc) +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(fraction_ns));
 }
 
 Result<ExecCredential> parseExecCredential(const std::string& output) {

@@ -126,11 +126,30 @@ bool setCondition(nlohmann::json& conditions, const Condition& condition,
   return true;
 }
 
+nlohmann::json mergePatchFrom(const nlohmann::json& before, const nlohmann::json& after) {
+  if (!before.is_object() || !after.is_object()) return after;
+  nlohmann::json patch = nlohmann::json::object();
+  for (const auto& [key, value] : before.items()) {
+    if (!after.contains(key)) patch[key] = nullptr;
+  }
+  for (const auto& [key, value] : after.items()) {
+    const auto old = before.find(key);
+    if (old == before.end()) {
+      patch[key] = value;
+    } else if (*old != value) {
+      patch[key] = old->is_object() && value.is_object() ? mergePatchFrom(*old, value) : value;
+    }
+  }
+  return patch;
+}
+
 Status patchStatusIfChanged(kube::StatusWriter& writer, const kube::ResourceType& type, const std::string& ns,
-                            const std::string& name, const nlohmann::json& before, const nlohmann::json& after,
-                            const std::string& field_manager) {
+                            const std::string& name, const std::string& resource_version, const nlohmann::json& before,
+                            const nlohmann::json& after, const std::string& field_manager) {
   if (after == before) return okStatus();
-  auto patched = writer.patchStatus(type, ns, name, kube::PatchType::kMerge, {{"status", after}}, {field_manager, false});
+  nlohmann::json patch = {{"status", mergePatchFrom(before.is_object() ? before : nlohmann::json::object(), after)}};
+  if (!resource_version.empty()) patch["metadata"] = {{"resourceVersion", resource_version}};
+  auto patched = writer.patchStatus(type, ns, name, kube::PatchType::kMerge, patch, {field_manager, false});
   if (!patched && !patched.error().isNotFound()) return patched.error();
   return okStatus();
 }
@@ -160,6 +179,16 @@ std::string formatMicroTime(std::chrono::system_clock::time_point time) {
 
 namespace warren::runtime {
 
+std::string stringAt(const nlohmann::json& object, const nlohmann::json::json_pointer& pointer) {
+  try {
+    if (!object.contains(pointer)) return "";
+    const auto& value = object.at(pointer);
+    return value.is_string() ? value.get<std::string>() : "";
+  } catch (const nlohmann::json::exception&) {
+    return "";
+  }
+}
+
 bool containsAll(const nlohmann::json& live, const nlohmann::json& desired) {
   if (desired.is_object()) {
     if (!live.is_object()) return false;
@@ -184,20 +213,59 @@ bool containsAll(const nlohmann::json& live, const nlohmann::json& desired) {
   return desired == live;
 }
 
-Status applyIfChanged(kube::ObjectWriter& writer, const kube::ResourceType& type, const std::string& ns,
-                      const nlohmann::json* cached, const nlohmann::json& desired, const std::string& field_manager) {
-  if (cached != nullptr && containsAll(*cached, desired)) return okStatus();
+std::string controllerUid(const nlohmann::json& object) {
+  const auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) return "";
+  const auto owners = metadata->find("ownerReferences");
+  if (owners == metadata->end() || !owners->is_array()) return "";
+  for (const auto& owner : *owners) {
+    if (!owner.is_object()) continue;
+    const auto controller = owner.find("controller");
+    if (controller == owner.end() || !controller->is_boolean() || !controller->get<bool>()) continue;
+    const auto uid = owner.find("uid");
+    return uid != owner.end() && uid->is_string() ? uid->get<std::string>() : "";
+  }
+  return "";
+}
+
+bool isControlledBy(const nlohmann::json& object, const std::string& owner_uid) {
+  return !owner_uid.empty() && controllerUid(object) == owner_uid;
+}
+
+Error notOwnedError(const kube::ResourceType& type, const nlohmann::json& live) {
+  const std::string ns = objectNamespaceOf(live);
+  const std::string name = objectNameOf(live);
+  return Error::terminalError("NotOwned", type.kind + " " + (ns.empty() ? "" : ns + "/") + name +
+                                              " exists and is not managed by this object; warren leaves it as it is "
+                                              "(rename or delete it to let warren create its own)");
+}
+
+Status applyOwned(kube::ObjectReader& reader, kube::ObjectWriter& writer, const kube::ResourceType& type,
+                  const std::string& ns, const nlohmann::json* cached, const nlohmann::json& desired,
+                  const std::string& field_manager) {
+  const std::string owner = controllerUid(desired);
+  if (cached != nullptr) {
+    if (!owner.empty() && !isControlledBy(*cached, owner)) return notOwnedError(type, *cached);
+    if (containsAll(*cached, desired)) return okStatus();
+  } else if (!owner.empty()) {
+    auto live = reader.get(type, ns, objectNameOf(desired));
+    if (live) {
+      if (!isControlledBy(*live, owner)) return notOwnedError(type, *live);
+    } else if (!live.error().isNotFound()) {
+      return live.error();
+    }
+  }
   auto applied = writer.apply(type, ns, desired, {field_manager, true});
   if (!applied) return applied.error();
   log::info("applied", {log::Field("kind", type.kind), log::Field("namespace", ns),
-                        log::Field("name", desired.value("/metadata/name"_json_pointer, std::string()))});
+                        log::Field("name", objectNameOf(desired))});
   return okStatus();
 }
 
 Status createOrUpdateData(kube::ObjectReader& reader, kube::ObjectWriter& writer, const kube::ResourceType& type,
                           const nlohmann::json& fresh, const std::string& field_manager) {
-  const std::string ns = fresh.value("/metadata/namespace"_json_pointer, std::string());
-  const std::string name = fresh.value("/metadata/name"_json_pointer, std::string());
+  const std::string ns = objectNamespaceOf(fresh);
+  const std::string name = objectNameOf(fresh);
   auto live = reader.get(type, ns, name);
   if (!live) {
     if (!live.error().isNotFound()) return live.error();
@@ -205,10 +273,12 @@ Status createOrUpdateData(kube::ObjectReader& reader, kube::ObjectWriter& writer
     log::info("created", {log::Field("kind", type.kind), log::Field("namespace", ns), log::Field("name", name)});
     return okStatus();
   }
+  if (!isControlledBy(*live, controllerUid(fresh))) return notOwnedError(type, *live);
   const nlohmann::json& data = fresh.contains("data") ? fresh["data"] : nlohmann::json::object();
   if (live->value("data", nlohmann::json::object()) == data) return okStatus();
   nlohmann::json updated = std::move(*live);
   updated["data"] = data;
+  // The update carries the resourceVersion read above: a concurrent change is a Conflict, retried.
   if (auto written = writer.update(type, ns, updated, {field_manager, false}); !written) return written.error();
   // Names only: the data may be credentials.
   log::info("updated data", {log::Field("kind", type.kind), log::Field("namespace", ns), log::Field("name", name)});

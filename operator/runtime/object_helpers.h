@@ -45,15 +45,25 @@ bool setCondition(nlohmann::json& conditions, const Condition& condition, long l
 const nlohmann::json* findCondition(const nlohmann::json& conditions, const std::string& type);
 const nlohmann::json* findCondition(const nlohmann::json&& conditions, const std::string& type) = delete;
 
-// Writes `after` as the object's status (a merge patch of the status
-// subresource) only when it differs from `before`, so steady state writes
-// nothing; an object deleted meanwhile is not an error.
+// The JSON merge patch (RFC 7386) that turns `before` into `after`: keys
+// gone from `after` are null (so the server removes them), unchanged keys
+// are left out, arrays and scalars are replaced whole.
+nlohmann::json mergePatchFrom(const nlohmann::json& before, const nlohmann::json& after);
+
+// Writes `after` as the status of the object whose cached copy had status
+// `before` and resourceVersion `resource_version`, only when they differ, as
+// a merge patch that also removes fields gone from `after`. The patch
+// carries the resourceVersion as a precondition, so a status decided from a
+// stale cache (an active node, a start time) is refused with a Conflict and
+// decided again from fresh data instead of overwriting a newer one. An
+// object deleted meanwhile is not an error.
 Status patchStatusIfChanged(kube::StatusWriter& writer, const kube::ResourceType& type, const std::string& ns,
-                            const std::string& name, const nlohmann::json& before, const nlohmann::json& after,
-                            const std::string& field_manager);
+                            const std::string& name, const std::string& resource_version, const nlohmann::json& before,
+                            const nlohmann::json& after, const std::string& field_manager);
 
 // RFC 3339 in UTC with seconds ("2026-11-23T10:00:00Z") and with
-// microseconds (MicroTime, as Leases use).
+// microseconds (MicroTime, as Leases use, and instants such as a
+// failover's, from which latencies are measured).
 std::string formatTime(std::chrono::system_clock::time_point time);
 std::string formatMicroTime(std::chrono::system_clock::time_point time);
 
@@ -61,15 +71,32 @@ std::string formatMicroTime(std::chrono::system_clock::time_point time);
 
 namespace warren::runtime {
 
+// The string at `pointer` in `object`; "" when absent, not a string, or the
+// path crosses something else. Never throws: for status fields of cached
+// objects, which the schema does not protect from other writers.
+std::string stringAt(const nlohmann::json& object, const nlohmann::json::json_pointer& pointer);
+
 // True when every field of `desired` is present in `live` with an equal
 // value (objects recursively, arrays element by element with equal
 // length). The API server adds defaults to what was applied, so this is how
 // a controller tells "already as desired" without writing.
 bool containsAll(const nlohmann::json& live, const nlohmann::json& desired);
 
-// Creates `fresh` (a ConfigMap or Secret, with its name and namespace), or,
-// when it exists, updates its data to fresh["data"] if that differs; other
-// fields of an existing object are left alone.
+// Ownership. warren writes only objects it created: an object is warren's
+// when its controller ownerReference names the owner's uid. Writing over
+// anything else (a name collision with someone's own Secret, Service, ...)
+// is refused with a terminal error of reason "NotOwned" naming the object,
+// which controllers report in a condition; nothing is written.
+bool isControlledBy(const nlohmann::json& object, const std::string& owner_uid);
+// The uid in `object`'s controller ownerReference ("" when none).
+std::string controllerUid(const nlohmann::json& object);
+Error notOwnedError(const kube::ResourceType& type, const nlohmann::json& live);
+
+// Creates `fresh` (a ConfigMap or Secret with its name, namespace and
+// controller ownerReference), or, when it exists and is controlled by the
+// same owner, updates its data to fresh["data"] if that differs (under
+// optimistic concurrency); other fields of an existing object are left
+// alone. An existing object with another controller, or none, is NotOwned.
 Status createOrUpdateData(kube::ObjectReader& reader, kube::ObjectWriter& writer, const kube::ResourceType& type,
                           const nlohmann::json& fresh, const std::string& field_manager);
 
@@ -86,8 +113,13 @@ inline constexpr const char* kKeepIdentityOnly = "identity-only";  // its transf
 
 // Server-side applies `desired` in `ns` (taking over its fields) unless the
 // cached copy (null when there is none) already contains all of it, so
-// steady state writes nothing. The apply's error is returned as it came.
-Status applyIfChanged(kube::ObjectWriter& writer, const kube::ResourceType& type, const std::string& ns,
-                      const nlohmann::json* cached, const nlohmann::json& desired, const std::string& field_manager);
+// steady state writes nothing. `desired` carries its controller
+// ownerReference; the apply goes ahead only for an object that owner
+// controls or that does not exist yet (when nothing is cached the live
+// object is read first: the cache only holds warren's labelled objects),
+// and is NotOwned otherwise. The apply's error is returned as it came.
+Status applyOwned(kube::ObjectReader& reader, kube::ObjectWriter& writer, const kube::ResourceType& type,
+                  const std::string& ns, const nlohmann::json* cached, const nlohmann::json& desired,
+                  const std::string& field_manager);
 
 }  // namespace warren::runtime

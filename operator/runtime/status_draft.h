@@ -29,12 +29,16 @@ class StatusDraft {
   void setCondition(const Condition& condition);
 
   // Stamps observedGeneration and patches the status subresource when it
-  // differs from the cached one. An object deleted meanwhile is not an error.
+  // differs from the cached one, removing fields no longer set, under the
+  // cached resourceVersion (a Conflict means the cache was stale: the
+  // reconcile is retried on fresh data). An object deleted meanwhile is not
+  // an error.
   Status write(kube::StatusWriter& writer, const kube::ResourceType& type, const std::string& field_manager);
 
  private:
   std::string ns_;
   std::string name_;
+  std::string resource_version_;
   long long generation_ = 0;
   nlohmann::json cached_;
   nlohmann::json status_;

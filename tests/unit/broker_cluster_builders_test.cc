@@ -1,7 +1,8 @@
 // Golden files for every child of two BrokerCluster specs (seed 000's two
 // MQTT nodes; seed 001's three quorum nodes with most options set). Run with
 // WARREN_UPDATE_GOLDEN=1 to rewrite the files after an intended change, and
-// review the diff.
+// review the diff; a run that rewrote a file fails, so the test can never
+// pass by updating.
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -37,12 +38,13 @@ api::BrokerCluster load(const std::string& name) {
 
 void expectGolden(const std::string& fixture, const std::string& child, const json& actual) {
   const auto path = kTestdata / "golden" / fixture / (child + ".json");
-  if (std::getenv("WARREN_UPDATE_GOLDEN") != nullptr) {
+  const json expected = readJson(path);
+  if (std::getenv("WARREN_UPDATE_GOLDEN") != nullptr && (expected.is_discarded() || expected != actual)) {
     std::filesystem::create_directories(path.parent_path());
     std::ofstream(path) << actual.dump(2) << "\n";
+    ADD_FAILURE() << "rewrote " << path << ": review the diff and run again without WARREN_UPDATE_GOLDEN";
     return;
   }
-  const json expected = readJson(path);
   ASSERT_FALSE(expected.is_discarded()) << "missing golden file " << path;
   EXPECT_EQ(actual, expected) << fixture << "/" << child << " differs from " << path
                               << "\nactual:\n" << actual.dump(2);

@@ -1,6 +1,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "fake_client.h"
+
 #include "runtime/controller.h"
 #include "runtime/event_recorder.h"
 #include "runtime/http_server.h"
@@ -171,35 +173,54 @@ TEST(EventRecorderTest, RepeatsAreAggregated) {
   EXPECT_EQ(recorder.buildEvent(object, "Normal", "R", std::string(5000, 'x'), {})["message"].get<std::string>().size(), 1024u);
 }
 
-class OneObjectReader : public kube::ObjectReader {
- public:
-  json object;  // null: NotFound
-  Result<json> get(const kube::ResourceType&, std::string_view, std::string_view) override {
-    if (object.is_null()) return Error{404, "NotFound", "not found"};
-    return object;
-  }
-  Result<json> list(const kube::ResourceType&, std::string_view, const kube::ListOptions&) override { return json::object(); }
-};
+json ownedSecret(const std::string& owner_uid) {
+  return {{"apiVersion", "v1"}, {"kind", "Secret"},
+          {"metadata", {{"name", "s"}, {"namespace", "ns"},
+                        {"ownerReferences", json::array({{{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerBinding"},
+                                                          {"name", "b"}, {"uid", owner_uid}, {"controller", true}}})}}},
+          {"data", {{"k", "djE="}}}};
+}
 
 TEST(CreateOrUpdateDataTest, CreatesThenUpdatesOnlyTheDataAndOnlyWhenItDiffers) {
-  OneObjectReader reader;
-  RecordingWriter writer;
-  const json fresh = {{"kind", "Secret"}, {"metadata", {{"name", "s"}, {"namespace", "ns"}}}, {"data", {{"k", "djE="}}}};
-  ASSERT_TRUE(createOrUpdateData(reader, writer, kube::resources::secrets(), fresh, "warren").ok());
-  ASSERT_EQ(writer.calls.size(), 1u);
-  EXPECT_EQ(writer.calls[0].first, "create");
+  testing::FakeClient client;
+  const json fresh = ownedSecret("owner-1");
+  ASSERT_TRUE(createOrUpdateData(client, client, kube::resources::secrets(), fresh, "warren").ok());
+  ASSERT_EQ(client.writes().size(), 1u);
+  EXPECT_EQ(client.writes()[0].verb, "create");
   // Exists with the same data (and fields of its own): nothing to write.
-  reader.object = fresh;
-  reader.object["metadata"]["labels"] = {{"user", "label"}};
-  ASSERT_TRUE(createOrUpdateData(reader, writer, kube::resources::secrets(), fresh, "warren").ok());
-  EXPECT_EQ(writer.calls.size(), 1u);
-  // Data changed: updated, the object's own fields kept.
-  reader.object["data"]["k"] = "b2xk";
-  ASSERT_TRUE(createOrUpdateData(reader, writer, kube::resources::secrets(), fresh, "warren").ok());
-  ASSERT_EQ(writer.calls.size(), 2u);
-  EXPECT_EQ(writer.calls[1].first, "update");
-  EXPECT_EQ(writer.calls[1].second["data"], fresh["data"]);
-  EXPECT_EQ(writer.calls[1].second["metadata"]["labels"]["user"], "label");
+  json live = client.stored(kube::resources::secrets(), "ns", "s");
+  live["metadata"]["labels"] = {{"user", "label"}};
+  client.seed(kube::resources::secrets(), live);
+  ASSERT_TRUE(createOrUpdateData(client, client, kube::resources::secrets(), fresh, "warren").ok());
+  EXPECT_EQ(client.writes().size(), 1u);
+  // Data changed: updated under the resourceVersion read, the object's own fields kept.
+  live = client.stored(kube::resources::secrets(), "ns", "s");
+  live["data"]["k"] = "b2xk";
+  client.seed(kube::resources::secrets(), live);
+  ASSERT_TRUE(createOrUpdateData(client, client, kube::resources::secrets(), fresh, "warren").ok());
+  ASSERT_EQ(client.writes().size(), 2u);
+  EXPECT_EQ(client.writes()[1].verb, "update");
+  EXPECT_FALSE(client.writes()[1].body["metadata"].value("resourceVersion", "").empty());
+  EXPECT_EQ(client.stored(kube::resources::secrets(), "ns", "s")["data"], fresh["data"]);
+  EXPECT_EQ(client.stored(kube::resources::secrets(), "ns", "s")["metadata"]["labels"]["user"], "label");
+}
+
+TEST(CreateOrUpdateDataTest, NeverWritesAnObjectItsOwnerDidNotCreate) {
+  testing::FakeClient client;
+  // Someone's own Secret under the name a binding asks for: no ownerReference.
+  json theirs = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", {{"name", "s"}, {"namespace", "ns"}}},
+                 {"data", {{"precious", "eA=="}}}};
+  client.seed(kube::resources::secrets(), theirs);
+  auto refused = createOrUpdateData(client, client, kube::resources::secrets(), ownedSecret("owner-1"), "warren");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.error().isNotOwned());
+  EXPECT_TRUE(refused.error().terminal);
+  EXPECT_NE(refused.error().message.find("Secret ns/s"), std::string::npos) << refused.error().message;
+  // Another controller's: likewise.
+  client.seed(kube::resources::secrets(), ownedSecret("owner-2"));
+  EXPECT_TRUE(createOrUpdateData(client, client, kube::resources::secrets(), ownedSecret("owner-1"), "warren").error().isNotOwned());
+  EXPECT_TRUE(client.writes().empty());
+  EXPECT_EQ(client.stored(kube::resources::secrets(), "ns", "s")["data"], json({{"k", "djE="}}));
 }
 
 TEST(KeepIdentityOnlyTest, KeepsNameNamespaceAndResourceVersion) {
@@ -214,23 +235,56 @@ TEST(KeepIdentityOnlyTest, KeepsNameNamespaceAndResourceVersion) {
   EXPECT_EQ(cluster_scoped, (json{{"metadata", {{"name", "n"}}}}));
 }
 
-TEST(ApplyIfChangedTest, WritesOnlyWhatTheCacheDoesNotAlreadyHold) {
-  RecordingWriter writer;
-  const json desired = {{"metadata", {{"name", "c"}, {"labels", {{"a", "1"}}}}}, {"data", {{"k", "v"}}}};
-  // Nothing cached yet: applied, taking over the fields.
-  ASSERT_TRUE(applyIfChanged(writer, kube::resources::configMaps(), "ns", nullptr, desired, "warren").ok());
-  ASSERT_EQ(writer.calls.size(), 1u);
-  EXPECT_EQ(writer.calls[0].first, "apply --force");
+json ownedConfigMap(const std::string& owner_uid) {
+  return {{"metadata", {{"name", "c"}, {"labels", {{"a", "1"}}},
+                        {"ownerReferences", json::array({{{"uid", owner_uid}, {"controller", true}}})}}},
+          {"data", {{"k", "v"}}}};
+}
+
+TEST(ApplyOwnedTest, WritesOnlyWhatTheCacheDoesNotAlreadyHold) {
+  testing::FakeClient client;
+  const json desired = ownedConfigMap("u1");
+  // Nothing cached and nothing live: applied, taking over the fields.
+  ASSERT_TRUE(applyOwned(client, client, kube::resources::configMaps(), "ns", nullptr, desired, "warren").ok());
+  ASSERT_EQ(client.writes().size(), 1u);
+  EXPECT_EQ(client.writes()[0].verb, "apply");
   // The cache holds it, plus what the server added: no write.
-  json live = desired;
-  live["metadata"]["uid"] = "u";
+  json live = client.stored(kube::resources::configMaps(), "ns", "c");
   live["metadata"]["labels"]["other"] = "x";
-  ASSERT_TRUE(applyIfChanged(writer, kube::resources::configMaps(), "ns", &live, desired, "warren").ok());
-  EXPECT_EQ(writer.calls.size(), 1u);
+  ASSERT_TRUE(applyOwned(client, client, kube::resources::configMaps(), "ns", &live, desired, "warren").ok());
+  EXPECT_EQ(client.writes().size(), 1u);
   // Someone changed a field warren owns: applied again.
   live["data"]["k"] = "edited";
-  ASSERT_TRUE(applyIfChanged(writer, kube::resources::configMaps(), "ns", &live, desired, "warren").ok());
-  EXPECT_EQ(writer.calls.size(), 2u);
+  ASSERT_TRUE(applyOwned(client, client, kube::resources::configMaps(), "ns", &live, desired, "warren").ok());
+  EXPECT_EQ(client.writes().size(), 2u);
+}
+
+TEST(ApplyOwnedTest, NeverAppliesOverAnObjectOfSomeoneElse) {
+  testing::FakeClient client;
+  // Not in warren's label-selected cache, but live: read, found foreign, refused.
+  client.seed(kube::resources::configMaps(), {{"metadata", {{"name", "c"}, {"namespace", "ns"}}}, {"data", {{"mine", "1"}}}});
+  auto refused = applyOwned(client, client, kube::resources::configMaps(), "ns", nullptr, ownedConfigMap("u1"), "warren");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.error().isNotOwned());
+  // Cached but controlled by another owner: refused without a read.
+  const json other = client.seed(kube::resources::configMaps(), ownedConfigMap("u2"));
+  client.clearCalls();
+  EXPECT_TRUE(applyOwned(client, client, kube::resources::configMaps(), "ns", &other, ownedConfigMap("u1"), "warren")
+                  .error().isNotOwned());
+  EXPECT_EQ(client.reads(), 0);
+  EXPECT_TRUE(client.writes().empty());
+}
+
+TEST(MergePatchFromTest, RemovesWhatIsGoneAndSendsOnlyWhatChanged) {
+  const json before = {{"endpoints", {{"amqp", "a:5672"}, {"mqtt", "a:1883"}}}, {"replicas", 3}, {"old", "x"},
+                       {"conditions", json::array({{{"type", "A"}}})}};
+  const json after = {{"endpoints", {{"amqp", "a:5672"}}}, {"replicas", 3}, {"conditions", json::array({{{"type", "B"}}})}};
+  const json patch = mergePatchFrom(before, after);
+  EXPECT_EQ(patch, (json{{"endpoints", {{"mqtt", nullptr}}}, {"old", nullptr}, {"conditions", json::array({{{"type", "B"}}})}}));
+  json applied = before;
+  applied.merge_patch(patch);
+  EXPECT_EQ(applied, after);
+  EXPECT_EQ(mergePatchFrom(after, after), json::object());
 }
 
 class RecordingStatusWriter : public kube::StatusWriter {
@@ -248,43 +302,44 @@ class RecordingStatusWriter : public kube::StatusWriter {
 };
 
 TEST(StatusDraftTest, WritesOnlyWhatChangedAndStampsTheGeneration) {
-  RecordingStatusWriter writer;
-  json object = {{"metadata", {{"name", "b"}, {"namespace", "ns"}, {"generation", 3}}}, {"status", {{"currentNode", "n-0"}}}};
+  testing::FakeClient client;
+  const auto& type = kube::resources::configMaps();
+  json object = client.seed(type, {{"metadata", {{"name", "b"}, {"namespace", "ns"}}},
+                                   {"status", {{"currentNode", "n-0"}, {"lastPatched", "t"}}}});
   StatusDraft first(object);
   EXPECT_EQ(first.fields()["currentNode"], "n-0");
+  first.fields().erase("lastPatched");
   first.setCondition({"Ready", "True", "Configured", "ok"});
-  ASSERT_TRUE(first.write(writer, kube::resources::configMaps(), "warren").ok());
-  ASSERT_EQ(writer.patches.size(), 1u);
-  EXPECT_EQ(writer.patches[0].first, "ns/b");
-  const json& written = writer.patches[0].second["status"];
-  EXPECT_EQ(written["observedGeneration"], 3);
-  EXPECT_EQ(written["currentNode"], "n-0");
-  ASSERT_NE(findCondition(written["conditions"], "Ready"), nullptr);
-  EXPECT_EQ((*findCondition(written["conditions"], "Ready"))["observedGeneration"], 3);
+  ASSERT_TRUE(first.write(client, type, "warren").ok());
+  ASSERT_EQ(client.writes().size(), 1u);
+  const json patch = client.writes()[0].body;
+  EXPECT_EQ(patch["metadata"]["resourceVersion"], object["metadata"]["resourceVersion"]) << "the cached version is a precondition";
+  EXPECT_EQ(patch["status"]["lastPatched"], nullptr) << "a field no longer set is removed";
+  EXPECT_FALSE(patch["status"].contains("currentNode")) << "unchanged fields are not sent";
+  object = client.stored(type, "ns", "b");
+  EXPECT_EQ(object["status"]["observedGeneration"], 1);
+  EXPECT_FALSE(object["status"].contains("lastPatched"));
+  ASSERT_NE(findCondition(object["status"]["conditions"], "Ready"), nullptr);
+  EXPECT_EQ((*findCondition(object["status"]["conditions"], "Ready"))["observedGeneration"], 1);
 
   // The cache now holds what was written: the same draft again writes nothing.
-  object["status"] = written;
   StatusDraft again(object);
   again.setCondition({"Ready", "True", "Configured", "ok"});
-  ASSERT_TRUE(again.write(writer, kube::resources::configMaps(), "warren").ok());
-  EXPECT_EQ(writer.patches.size(), 1u);
+  ASSERT_TRUE(again.write(client, type, "warren").ok());
+  EXPECT_EQ(client.writes().size(), 1u);
 
-  // A new generation is a change even when nothing else is.
-  object["metadata"]["generation"] = 4;
-  StatusDraft newer(object);
-  newer.setCondition({"Ready", "True", "Configured", "ok"});
-  ASSERT_TRUE(newer.write(writer, kube::resources::configMaps(), "warren").ok());
-  ASSERT_EQ(writer.patches.size(), 2u);
-  EXPECT_EQ(writer.patches[1].second["status"]["observedGeneration"], 4);
+  // A draft from a stale cache (the object moved on) is refused, not written over the newer status.
+  client.seed(type, object);  // someone else's write: a new resourceVersion
+  StatusDraft stale(object);
+  stale.fields()["currentNode"] = "n-1";
+  auto refused = stale.write(client, type, "warren");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.error().isConflict());
+  EXPECT_EQ(client.stored(type, "ns", "b")["status"]["currentNode"], "n-0");
 
-  // Deleted meanwhile is not an error; anything else is the write's error.
-  newer.fields()["currentNode"] = "n-1";
-  writer.answer_with = Error{404, "NotFound", "gone"};
-  EXPECT_TRUE(newer.write(writer, kube::resources::configMaps(), "warren").ok());
-  writer.answer_with = Error{409, "Conflict", "conflict"};
-  auto failed = newer.write(writer, kube::resources::configMaps(), "warren");
-  ASSERT_FALSE(failed.ok());
-  EXPECT_EQ(failed.error().http_status, 409);
+  // Deleted meanwhile is not an error.
+  client.erase(type, "ns", "b");
+  EXPECT_TRUE(stale.write(client, type, "warren").ok());
 }
 
 }  // namespace
