@@ -64,7 +64,7 @@ struct BrokerCluster {
   long long generation = 0;
   std::map<std::string, std::string> annotations;
   BrokerClusterSpec spec;
-  nlohmann::json status;  // as stored
+  nlohmann::json status = nlohmann::json::object();  // as stored (an object, also when absent)
   nlohmann::json raw;     // the whole object (for owner references and events)
 
   bool paused() const;

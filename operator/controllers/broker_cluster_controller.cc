@@ -380,6 +380,18 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
   return result;
 }
 
+void addBrokerClusterIndexes(const BrokerClusterReconciler::Informers& informers) {
+  informers.pods->addIndex(kClusterPodsIndex, [](const json& pod) {
+    const std::string name = pod.value("/metadata/labels"_json_pointer, json::object()).value(api::kClusterLabel, "");
+    if (name.empty()) return std::vector<std::string>{};
+    return std::vector<std::string>{runtime::objectKey(pod.value("/metadata/namespace"_json_pointer, std::string()), name)};
+  });
+  informers.pods->addIndex("node", [](const json& pod) {
+    const std::string host = pod.value("/spec/nodeName"_json_pointer, std::string());
+    return host.empty() ? std::vector<std::string>{} : std::vector<std::string>{host};
+  });
+}
+
 void addBrokerClusterController(runtime::Manager& manager, const std::string& ns, int workers,
                                 std::chrono::milliseconds secret_recheck) {
   const std::string owned = api::kClusterLabel;
@@ -412,15 +424,7 @@ void addBrokerClusterController(runtime::Manager& manager, const std::string& ns
     nodes.transform = [](json& node) { runtime::pruneTo(node, {"/status/conditions"_json_pointer}); };
     informers.nodes = manager.addInformer(nodes);
   }
-  informers.pods->addIndex(kClusterPodsIndex, [](const json& pod) {
-    const std::string name = pod.value("/metadata/labels"_json_pointer, json::object()).value(api::kClusterLabel, "");
-    if (name.empty()) return std::vector<std::string>{};
-    return std::vector<std::string>{runtime::objectKey(pod.value("/metadata/namespace"_json_pointer, std::string()), name)};
-  });
-  informers.pods->addIndex("node", [](const json& pod) {
-    const std::string host = pod.value("/spec/nodeName"_json_pointer, std::string());
-    return host.empty() ? std::vector<std::string>{} : std::vector<std::string>{host};
-  });
+  addBrokerClusterIndexes(informers);
   auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
   auto reconciler = std::make_shared<BrokerClusterReconciler>(manager.client(), informers, events, randomAlphanumeric,
                                                               secret_recheck);

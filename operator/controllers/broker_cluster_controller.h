@@ -60,6 +60,10 @@ class BrokerClusterReconciler : public runtime::Reconciler {
   std::chrono::milliseconds secret_recheck_;
 };
 
+// Adds the pod indexes the reconciler reads (by cluster, by node) to its
+// informers; addBrokerClusterController does this, tests call it themselves.
+void addBrokerClusterIndexes(const BrokerClusterReconciler::Informers& informers);
+
 // Adds the informers and the controller to `manager`. `ns` limits the watch
 // ("" = all namespaces).
 void addBrokerClusterController(runtime::Manager& manager, const std::string& ns, int workers,

@@ -1,0 +1,175 @@
+// BrokerClusterReconciler on an in-memory API server: the decision paths
+// (InvalidSpec, cookie gone while pods run, scale-down refused, NotOwned,
+// NoHealthyNode, a failover decided on a stale cache) in milliseconds.
+#include <gtest/gtest.h>
+
+#include "cache_support.h"
+#include "controllers/broker_cluster_controller.h"
+#include "fake_client.h"
+#include "runtime/object_helpers.h"
+
+namespace warren::controllers {
+namespace {
+
+using json = nlohmann::json;
+
+class BrokerClusterReconcilerTest : public ::testing::Test {
+ protected:
+  BrokerClusterReconcilerTest()
+      : client_(std::make_shared<testing::FakeClient>()),
+        informers_{testing::emptyCache(api::brokerClusters()), testing::emptyCache(kube::resources::statefulSets()),
+                   testing::emptyCache(kube::resources::services()), testing::emptyCache(kube::resources::configMaps()),
+                   testing::emptyCache(kube::resources::podDisruptionBudgets()), testing::emptyCache(kube::resources::pods()),
+                   testing::emptyCache(kube::resources::nodes())} {
+    addBrokerClusterIndexes(informers_);
+    reconciler_ = std::make_unique<BrokerClusterReconciler>(
+        client_, informers_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
+        [](size_t n) { return std::string(n, 'r'); });
+  }
+
+  json cluster(const json& spec, const json& status = nullptr) {
+    json c = {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"}, {"metadata", {{"name", "bus"}, {"namespace", "ns"}}}};
+    if (!spec.is_discarded()) c["spec"] = spec;
+    if (!status.is_null()) c["status"] = status;
+    const json stored = client_->seed(api::brokerClusters(), c);
+    testing::cacheObject(*informers_.clusters, stored);
+    return stored;
+  }
+  void resync() { testing::cacheObject(*informers_.clusters, client_->stored(api::brokerClusters(), "ns", "bus")); }
+  // Caches every child the fake holds, as the label-selected informers would.
+  void cacheChildren() {
+    for (const auto& [type, informer] : {std::pair{&kube::resources::statefulSets(), informers_.stateful_sets},
+                                         {&kube::resources::services(), informers_.services},
+                                         {&kube::resources::configMaps(), informers_.config_maps},
+                                         {&kube::resources::podDisruptionBudgets(), informers_.pdbs}}) {
+      const json list = *client_->list(*type, "ns", {});
+      for (const auto& item : list["items"]) testing::cacheObject(*informer, item);
+    }
+  }
+  void pod(int ordinal, bool ready, const std::string& since = "2026-01-01T00:00:00Z") {
+    const std::string name = "bus-server-" + std::to_string(ordinal);
+    testing::cacheObject(*informers_.pods,
+                         {{"metadata", {{"name", name}, {"namespace", "ns"}, {"resourceVersion", "1"},
+                                        {"labels", {{api::kClusterLabel, "bus"}}}}},
+                          {"status", {{"phase", "Running"},
+                                      {"conditions", {{{"type", "Ready"}, {"status", ready ? "True" : "False"},
+                                                       {"lastTransitionTime", since}}}}}}});
+  }
+  json condition(const std::string& type) {
+    const json stored = client_->stored(api::brokerClusters(), "ns", "bus");
+    const json* c = runtime::findCondition(stored["status"]["conditions"], type);
+    return c ? *c : json();
+  }
+  runtime::ReconcileOutcome reconcile() { return reconciler_->reconcile({"ns", "bus"}); }
+  size_t events(const std::string& reason) {
+    size_t n = 0;
+    for (const auto& call : client_->writesTo("events")) n += call.body.value("reason", "") == reason;
+    return n;
+  }
+
+  std::shared_ptr<testing::FakeClient> client_;
+  BrokerClusterReconciler::Informers informers_;
+  std::unique_ptr<BrokerClusterReconciler> reconciler_;
+};
+
+TEST_F(BrokerClusterReconcilerTest, AStoredSpecOfTheWrongShapeIsReported) {
+  for (const json& spec : {json(json::value_t::discarded), json(nullptr), json{{"replicas", "three"}}, json{{"mqtt", 1}}}) {
+    cluster(spec);
+    client_->clearCalls();
+    ASSERT_TRUE(reconcile().ok());
+    EXPECT_EQ(condition("ReconcileSuccess")["reason"], "InvalidSpec") << spec.dump();
+    ASSERT_EQ(client_->writes().size(), 1u);
+    EXPECT_EQ(client_->writes()[0].resource, "brokerclusters");
+  }
+}
+
+TEST_F(BrokerClusterReconcilerTest, CreatesSecretsOnceAndChildrenThenWritesNothing) {
+  cluster({{"replicas", 1}});
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(client_->writesTo("secrets").size(), 2u);
+  for (const char* child : {"statefulsets", "services", "configmaps", "poddisruptionbudgets"}) {
+    EXPECT_FALSE(client_->writesTo(child).empty()) << child;
+  }
+  // Kept when the claims are kept: no ownerReference, so the garbage collector leaves them for a re-create.
+  EXPECT_EQ(runtime::controllerUid(client_->stored(kube::resources::secrets(), "ns", "bus-erlang-cookie")), "");
+  resync();
+  cacheChildren();
+  client_->clearCalls();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_TRUE(client_->writes().empty()) << client_->writes()[0].verb << " " << client_->writes()[0].resource;
+}
+
+TEST_F(BrokerClusterReconcilerTest, ReusesTheSecretsOfAClusterCreatedAgainUnderTheSameName) {
+  client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-erlang-cookie"}, {"namespace", "ns"}}},
+                                             {"data", {{"cookie", "b2xkLWNvb2tpZS1vZi10aGUtcmV0YWluZWQtZGF0YQ=="}}}});
+  client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-default-user"}, {"namespace", "ns"}}},
+                                             {"data", {{"username", "dQ=="}, {"password", "cA=="}}}});
+  cluster({{"replicas", 1}});
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_TRUE(client_->writesTo("secrets").empty());
+  EXPECT_EQ(condition("Degraded")["status"], "False");
+}
+
+TEST_F(BrokerClusterReconcilerTest, ACookieGoneWhileBrokersRunIsNeverRegenerated) {
+  cluster({{"replicas", 1}});
+  pod(0, true);
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(condition("Degraded")["reason"], "ErlangCookieMissing");
+  EXPECT_EQ(condition("Degraded")["message"].get<std::string>().find("delete the StatefulSet"), std::string::npos);
+  EXPECT_TRUE(client_->writesTo("secrets").empty());
+  EXPECT_TRUE(client_->writesTo("statefulsets").empty());
+}
+
+TEST_F(BrokerClusterReconcilerTest, ScaleDownIsRefusedWithoutTheOptIn) {
+  cluster({{"replicas", 3}});
+  ASSERT_TRUE(reconcile().ok());
+  cacheChildren();
+  cluster({{"replicas", 1}});
+  client_->clearCalls();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(condition("ReconcileSuccess")["reason"], "ScaleDownRefused");
+  EXPECT_EQ(client_->stored(kube::resources::statefulSets(), "ns", "bus-server")["spec"]["replicas"], 3);
+  EXPECT_EQ(events("ScaleDownRefused"), 1u);
+}
+
+TEST_F(BrokerClusterReconcilerTest, AServiceOfSomeoneElseUnderAChildsNameIsReportedNotTakenOver) {
+  const json theirs = client_->seed(kube::resources::services(),
+                                    {{"metadata", {{"name", "bus"}, {"namespace", "ns"}}}, {"spec", {{"ports", {{{"port", 80}}}}}}});
+  cluster({{"replicas", 1}});
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(condition("ReconcileSuccess")["reason"], "NotOwned");
+  EXPECT_NE(condition("ReconcileSuccess")["message"].get<std::string>().find("Service ns/bus"), std::string::npos);
+  EXPECT_EQ(client_->stored(kube::resources::services(), "ns", "bus"), theirs);
+}
+
+TEST_F(BrokerClusterReconcilerTest, NoHealthyNodeKeepsTheActiveNodeAndSaysSo) {
+  cluster({{"replicas", 2}, {"failover", {{"unhealthyAfterSeconds", 1}}}},
+          {{"activeNode", "rabbit@bus-server-0.bus-nodes.ns"}});
+  pod(0, false);
+  pod(1, false);
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(condition("NoHealthyNode")["status"], "True");
+  EXPECT_EQ(client_->stored(api::brokerClusters(), "ns", "bus")["status"]["activeNode"], "rabbit@bus-server-0.bus-nodes.ns");
+}
+
+TEST_F(BrokerClusterReconcilerTest, AFailoverDecidedTwiceOnAStaleCacheIsWrittenAndAnnouncedOnce) {
+  cluster({{"replicas", 2}, {"failover", {{"unhealthyAfterSeconds", 1}}}},
+          {{"activeNode", "rabbit@bus-server-0.bus-nodes.ns"}, {"endpoints", {{"mqtt", "bus.ns.svc:1883"}}}});
+  pod(0, false);
+  pod(1, true);
+  ASSERT_TRUE(reconcile().ok());
+  const json status = client_->stored(api::brokerClusters(), "ns", "bus")["status"];
+  EXPECT_EQ(status["activeNode"], "rabbit@bus-server-1.bus-nodes.ns");
+  EXPECT_NE(status["lastFailover"]["time"].get<std::string>().find('.'), std::string::npos) << "sub-second instant";
+  EXPECT_FALSE(status["endpoints"].contains("mqtt")) << "a field no longer set is removed";
+  auto again = reconcile();  // the cache still says node 0 is active
+  ASSERT_FALSE(again.ok());
+  EXPECT_TRUE(again.error().isConflict());
+  EXPECT_EQ(events("Rerouted"), 1u);
+  resync();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(events("Rerouted"), 1u);
+}
+
+}  // namespace
+}  // namespace warren::controllers
