@@ -1,5 +1,6 @@
 #include "binding/config_patch.h"
 
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -151,7 +152,26 @@ struct YamlLine {
   std::string key;      // empty for lines that are not "key: ..."
   size_t value_begin;   // where the value text starts (after ": ")
   size_t value_end;     // before a trailing comment
+  bool list_item = false;  // starts with "- "
 };
+
+// The end of a quoted scalar starting at `begin` (after its closing quote),
+// or npos when it does not close on this line.
+size_t quotedEnd(const std::string& text, size_t begin, size_t end) {
+  const char quote = text[begin];
+  for (size_t p = begin + 1; p < end; ++p) {
+    if (quote == '"' && text[p] == '\\') {
+      ++p;
+    } else if (text[p] == quote) {
+      if (quote == '\'' && p + 1 < end && text[p + 1] == '\'') {
+        ++p;  // '' is an escaped quote
+        continue;
+      }
+      return p + 1;
+    }
+  }
+  return std::string::npos;
+}
 
 std::vector<YamlLine> yamlLines(const std::string& text) {
   std::vector<YamlLine> lines;
@@ -163,7 +183,8 @@ std::vector<YamlLine> yamlLines(const std::string& text) {
     size_t p = begin;
     while (p < end && text[p] == ' ') ++p;
     line.indent = static_cast<int>(p - begin);
-    if (p < end && text[p] != '#' && text[p] != '-') {
+    line.list_item = p < end && text[p] == '-' && (p + 1 == end || text[p + 1] == ' ');
+    if (p < end && text[p] != '#' && !line.list_item) {
       const size_t colon = text.find(':', p);
       if (colon != std::string::npos && colon < end && (colon + 1 == end || text[colon + 1] == ' ')) {
         line.key = text.substr(p, colon - p);
@@ -173,7 +194,13 @@ std::vector<YamlLine> yamlLines(const std::string& text) {
         size_t v = colon + 1;
         while (v < end && text[v] == ' ') ++v;
         line.value_begin = v;
-        size_t comment = text.find(" #", v);
+        // A comment starts at " #" after the value; inside a quoted scalar "#" is just a character.
+        size_t scan_from = v;
+        if (v < end && (text[v] == '"' || text[v] == '\'')) {
+          const size_t closed = quotedEnd(text, v, end);
+          scan_from = closed == std::string::npos ? end : closed;
+        }
+        size_t comment = text.find(" #", scan_from);
         line.value_end = comment != std::string::npos && comment < end ? comment : end;
         while (line.value_end > v && text[line.value_end - 1] == ' ') --line.value_end;
       }
@@ -201,6 +228,11 @@ Result<std::string> setYaml(std::string text, const std::string& path, const jso
     int child_indent = -1;
     size_t match = std::string::npos;
     for (size_t i = from; i < to; ++i) {
+      // A list inside the map being searched (also an indentless one, at the key's own indent).
+      if (depth > 0 && lines[i].list_item && lines[i].indent >= indent &&
+          (child_indent < 0 || lines[i].indent <= child_indent)) {
+        return invalidPath(path, "\"" + parts[depth - 1] + "\" holds a list; list items cannot be addressed by a dotted path");
+      }
       if (lines[i].key.empty()) continue;
       if (lines[i].indent <= indent) break;
       if (child_indent < 0) child_indent = lines[i].indent;
@@ -252,6 +284,123 @@ Result<std::string> setYaml(std::string text, const std::string& path, const jso
   return invalidPath(path, "empty path");
 }
 
+
+// --- Read-back: every edit is checked by parsing the result --------------
+
+// The text form a value is compared in (YAML and env values are strings).
+std::string textOf(const json& value) { return value.is_string() ? value.get<std::string>() : value.dump(); }
+
+// `tree` with the value at `parts` set to `value`, creating maps on the way
+// (as an insert does); nullopt when the path crosses something that is not
+// a map.
+std::optional<json> withValue(json tree, const std::vector<std::string>& parts, const json& value) {
+  json* node = &tree;
+  for (const auto& part : parts) {
+    if (node->is_null()) *node = json::object();
+    if (!node->is_object()) return std::nullopt;
+    node = &(*node)[part];
+  }
+  *node = value;
+  return tree;
+}
+
+Error readBackMismatch(const std::string& path) {
+  return invalidPath(path, "the edited document does not read back with only this value changed; nothing was written");
+}
+
+// A YAML document as JSON, every scalar as its string.
+json yamlTree(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Map: {
+      json out = json::object();
+      for (const auto& item : node) out[item.first.Scalar()] = yamlTree(item.second);
+      return out;
+    }
+    case YAML::NodeType::Sequence: {
+      json out = json::array();
+      for (const auto& item : node) out.push_back(yamlTree(item));
+      return out;
+    }
+    case YAML::NodeType::Scalar:
+      return node.Scalar();
+    default:
+      return nullptr;
+  }
+}
+
+std::optional<json> parseYamlTree(const std::string& text) {
+  try {
+    return yamlTree(YAML::Load(text));
+  } catch (const YAML::Exception&) {
+    return std::nullopt;
+  }
+}
+
+// --- env files: KEY=value lines, the last assignment of a key wins ---------
+
+struct EnvAssignment {
+  size_t value_begin = 0, value_end = 0;  // the value's bytes, quotes included, comment excluded
+  char quote = 0;                         // '"', '\'' or 0
+  std::string value;                      // as a shell would read it
+};
+
+// Every assignment of `key`, in order; the last is the one shells use.
+std::vector<EnvAssignment> envAssignments(const std::string& text, const std::string& key) {
+  std::vector<EnvAssignment> found;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    size_t p = begin;
+    while (p < end && (text[p] == ' ' || text[p] == '\t')) ++p;
+    if (text.compare(p, 7, "export ") == 0) p += 7;
+    if (text.compare(p, key.size(), key) == 0 && p + key.size() < end && text[p + key.size()] == '=') {
+      EnvAssignment a;
+      a.value_begin = p + key.size() + 1;
+      size_t v = a.value_begin;
+      if (v < end && (text[v] == '"' || text[v] == '\'')) {
+        a.quote = text[v];
+        const size_t close = text.find(a.quote, v + 1);
+        a.value_end = close == std::string::npos || close >= end ? end : close + 1;
+        a.value = text.substr(v + 1, (close == std::string::npos || close >= end ? end : close) - v - 1);
+      } else {
+        size_t comment = text.find(" #", v);
+        a.value_end = comment != std::string::npos && comment < end ? comment : end;
+        while (a.value_end > v && (text[a.value_end - 1] == ' ' || text[a.value_end - 1] == '\t' || text[a.value_end - 1] == '\r')) {
+          --a.value_end;
+        }
+        a.value = text.substr(v, a.value_end - v);
+      }
+      found.push_back(a);
+    }
+    begin = end + 1;
+  }
+  return found;
+}
+
+// Every key's effective value (the last assignment wins).
+std::map<std::string, std::string> envValues(const std::string& text) {
+  std::map<std::string, std::string> values;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find('\n', begin);
+    if (end == std::string::npos) end = text.size();
+    size_t p = begin;
+    while (p < end && (text[p] == ' ' || text[p] == '\t')) ++p;
+    if (text.compare(p, 7, "export ") == 0) p += 7;
+    const size_t equals = text.find('=', p);
+    if (p < end && text[p] != '#' && equals != std::string::npos && equals < end && equals > p) {
+      const std::string key = text.substr(p, equals - p);
+      if (key.find_first_of(" \t") == std::string::npos) {
+        const auto assignments = envAssignments(text.substr(begin, end - begin), key);
+        if (!assignments.empty()) values[key] = assignments.back().value;
+      }
+    }
+    begin = end + 1;
+  }
+  return values;
+}
+
 }  // namespace
 
 Result<std::string> patchJson(std::string_view text, const Assignments& assignments) {
@@ -260,18 +409,24 @@ Result<std::string> patchJson(std::string_view text, const Assignments& assignme
     return Error::terminalError("Unparseable", "not a JSON object");
   }
   std::string out(text);
+  json expected = parsed;
   for (const auto& [path, value] : assignments) {
     auto next = setJson(out, path, value);
     if (!next) return next.error();
+    auto wanted = withValue(expected, splitPath(path), value);
+    if (!wanted || json::parse(*next, nullptr, false) != *wanted) return readBackMismatch(path);
+    expected = std::move(*wanted);
     out = std::move(*next);
   }
   return out;
 }
 
 Result<std::string> patchYaml(std::string_view text, const Assignments& assignments) {
+  std::optional<json> expected;
   try {
     const YAML::Node root = YAML::Load(std::string(text));
     if (root && !root.IsNull() && !root.IsMap()) return Error::terminalError("Unparseable", "YAML document is not a map");
+    expected = yamlTree(root);
   } catch (const YAML::Exception& e) {
     return Error::terminalError("Unparseable", std::string("not valid YAML: ") + e.what());
   }
@@ -279,13 +434,12 @@ Result<std::string> patchYaml(std::string_view text, const Assignments& assignme
   for (const auto& [path, value] : assignments) {
     auto next = setYaml(out, path, value);
     if (!next) return next.error();
+    // Read back: the result must parse to what it was with exactly this value changed.
+    auto wanted = withValue(*expected, splitPath(path), textOf(value));
+    const auto reread = parseYamlTree(*next);
+    if (!wanted || !reread || *reread != *wanted) return readBackMismatch(path);
+    expected = std::move(wanted);
     out = std::move(*next);
-  }
-  // What was written must still be YAML with the value where it belongs.
-  try {
-    (void)YAML::Load(out);
-  } catch (const YAML::Exception& e) {
-    return Error::terminalError("Unparseable", std::string("edit would break the YAML: ") + e.what());
   }
   return out;
 }
@@ -293,28 +447,26 @@ Result<std::string> patchYaml(std::string_view text, const Assignments& assignme
 Result<std::string> patchEnv(std::string_view text, const Assignments& assignments) {
   std::string out(text);
   for (const auto& [key, value] : assignments) {
-    if (key.empty() || key.find_first_of("= \n") != std::string::npos) return invalidPath(key, "is not an env key");
-    const std::string rendered = value.is_string() ? value.get<std::string>() : value.dump();
-    bool replaced = false;
-    size_t begin = 0;
-    while (begin < out.size()) {
-      size_t end = out.find('\n', begin);
-      if (end == std::string::npos) end = out.size();
-      size_t p = begin;
-      while (p < end && (out[p] == ' ' || out[p] == '\t')) ++p;
-      if (out.compare(p, 7, "export ") == 0) p += 7;
-      if (out.compare(p, key.size(), key) == 0 && p + key.size() < end && out[p + key.size()] == '=') {
-        const size_t value_begin = p + key.size() + 1;
-        out.replace(value_begin, end - value_begin, rendered);
-        replaced = true;
-        break;
-      }
-      begin = end + 1;
+    if (key.empty() || key.find_first_of("= \t\n#\"'") != std::string::npos) return invalidPath(key, "is not an env key");
+    const std::string rendered = textOf(value);
+    if (rendered.find_first_of("\n\"'`$\\ #") != std::string::npos) {
+      return invalidPath(key, "the value cannot be written to an env file unquoted");
     }
-    if (!replaced) {
-      if (!out.empty() && out.back() != '\n') out += "\n";
-      out += key + "=" + rendered + "\n";
+    auto expected = envValues(out);
+    expected[key] = rendered;
+    // Shells use the last assignment: that is the one edited; earlier ones are left as they are.
+    const auto assignments_of_key = envAssignments(out, key);
+    std::string next = out;
+    if (assignments_of_key.empty()) {
+      if (!next.empty() && next.back() != '\n') next += "\n";
+      next += key + "=" + rendered + "\n";
+    } else {
+      const EnvAssignment& last = assignments_of_key.back();
+      const std::string quoted = last.quote ? std::string(1, last.quote) + rendered + last.quote : rendered;
+      next.replace(last.value_begin, last.value_end - last.value_begin, quoted);
     }
+    if (envValues(next) != expected) return readBackMismatch(key);
+    out = std::move(next);
   }
   return out;
 }
