@@ -123,6 +123,21 @@ int main(int argc, char** argv) {
                                                         : options->leader_election_namespace;
   manager_options.leader_election.lease_name = options->leader_election_id;
   manager_options.leader_election.identity = hostIdentity();
+  if (options->leader_elect) {
+    // The elector's own client: no client-side rate limit shared with the controllers, and a request
+    // timeout of half the renew deadline, so one renewal (a GET and a PUT) cannot outlast it.
+    warren::kube::ClientOptions elector_options;
+    elector_options.qps = -1;
+    elector_options.user_agent = client_options.user_agent + " leader-election";
+    elector_options.request_timeout = std::chrono::duration_cast<std::chrono::seconds>(
+        manager_options.leader_election.renew_deadline / 2);
+    auto elector_client = warren::kube::Client::fromConfig(*config, elector_options);
+    if (!elector_client) {
+      std::fprintf(stderr, "warren-operator: %s: %s\n", config->origin.c_str(), elector_client.error().message.c_str());
+      return kExitUsage;
+    }
+    manager_options.leader_election.client = *elector_client;
+  }
   warren::runtime::Manager manager(*client, manager_options);
   warren::controllers::addBrokerClusterController(manager, options->watch_namespace,
                                                   options->max_concurrent_reconciles);

@@ -72,6 +72,9 @@ Result<HttpResponse> Client::sendOnce(const HttpRequest& request) {
 }
 
 Result<nlohmann::json> Client::call(const HttpRequest& request) {
+  if (request.method != "GET" && may_write_ && !may_write_()) {
+    return Error::local("LeadershipLost", "not sent: this process no longer holds the leader lease");
+  }
   auto response = sendOnce(request);
   if (!response && request.method == "GET") response = sendOnce(request);
   if (response && response->status == 401 && tokens_) {

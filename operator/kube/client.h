@@ -43,6 +43,13 @@ class Client : public ObjectClient {
 
   void setObserver(RequestObserver observer) { observer_ = std::move(observer); }
 
+  // A write fence: asked before every request that is not a read (GET);
+  // when it answers false the request is not sent and the call fails with
+  // reason "LeadershipLost". Leader election sets it so that a process that
+  // no longer holds the lease (paused, partitioned) writes nothing, even
+  // from a reconcile that was already running. Set before use.
+  void setWriteFence(std::function<bool()> may_write) { may_write_ = std::move(may_write); }
+
   // Sends a built request; a 2xx body is parsed as JSON, anything else is
   // returned as an Error. GETs are retried once on a connection failure
   // (a stale pooled connection) and any request once after a 401 with a
@@ -112,6 +119,7 @@ class Client : public ObjectClient {
   ClientOptions options_;
   TokenBucket limiter_;
   RequestObserver observer_;
+  std::function<bool()> may_write_;
 };
 
 }  // namespace warren::kube

@@ -58,7 +58,13 @@ Controller::Controller(ControllerOptions options, std::shared_ptr<Reconciler> re
       reconciler_(std::move(reconciler)),
       queue_(options_.name, defaultRetryLimiter(options_.retry)) {}
 
-Controller::~Controller() { stop(std::chrono::seconds(5)); }
+Controller::~Controller() {
+  if (stop(std::chrono::seconds(5))) return;
+  // The workers use this object: wait for them whatever it takes.
+  for (auto& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+}
 
 void Controller::watchPrimary(Informer& informer) {
   auto enqueue_object = [this](const ObjectPtr& object) { queue_.add(objectKey(*object)); };
@@ -100,14 +106,16 @@ void Controller::start() {
   log::info("controller started", {log::Field("controller", options_.name), log::Field("workers", workers)});
 }
 
-void Controller::stop(std::chrono::milliseconds drain) {
+bool Controller::stop(std::chrono::milliseconds drain) {
   if (!queue_.shutDownWithDrain(drain)) {
     log::warn("controller did not drain in time", {log::Field("controller", options_.name)});
+    return false;
   }
   for (auto& worker : workers_) {
     if (worker.joinable()) worker.join();
   }
   workers_.clear();
+  return true;
 }
 
 void Controller::worker() {

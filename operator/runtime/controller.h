@@ -63,8 +63,10 @@ class Controller {
 
   void enqueue(const Request& request) { queue_.add(request.key()); }
   void start();
-  // Stops taking keys and waits up to `drain` for running reconciles.
-  void stop(std::chrono::milliseconds drain = std::chrono::seconds(30));
+  // Stops taking keys at once (queued keys are dropped) and waits up to
+  // `drain` for running reconciles; false when they did not finish, and
+  // then their threads are left running (the caller decides what to do).
+  bool stop(std::chrono::milliseconds drain = std::chrono::seconds(30));
 
   const std::string& name() const { return options_.name; }
   WorkQueue& queue() { return queue_; }

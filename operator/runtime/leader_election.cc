@@ -16,7 +16,13 @@ metrics::Gauge& leaderGauge(const std::string& lease) {
 }  // namespace
 
 LeaderElector::LeaderElector(std::shared_ptr<kube::Client> client, LeaderElectionConfig config)
-    : client_(std::move(client)), config_(std::move(config)) {}
+    : client_(config.client ? config.client : std::move(client)), config_(std::move(config)) {}
+
+bool LeaderElector::holdsLease(clock::time_point now) const {
+  if (!leading_.load()) return false;
+  const clock::time_point renewed{clock::duration(renewed_at_.load())};
+  return now < renewed + config_.renew_deadline;
+}
 
 nlohmann::json LeaderElector::leaseSpec(bool acquiring, int transitions) const {
   const std::string now = formatMicroTime(std::chrono::system_clock::now());
@@ -93,27 +99,32 @@ void LeaderElector::release() {
 }
 
 bool LeaderElector::run(kube::Cancellation& cancel, const std::function<void()>& on_started,
-                        const std::function<void()>& on_stopped) {
+                        const std::function<void(bool lost)>& on_stopped) {
   auto sleep = [&cancel](std::chrono::milliseconds delay) { cancel.waitFor(delay); };
   auto& gauge = leaderGauge(config_.lease_name);
   log::info("campaigning for leadership",
             {log::Field("lease", config_.lease_namespace + "/" + config_.lease_name),
              log::Field("identity", config_.identity)});
-  while (!cancel.cancelled() && !tryAcquireOrRenew(clock::now())) sleep(config_.retry_period);
+  // The attempt's start is what counts: the lease was valid from before the request was sent.
+  auto attempt = [this] {
+    const auto started = clock::now();
+    const bool held = tryAcquireOrRenew(started);
+    if (held) renewed_at_ = started.time_since_epoch().count();
+    return held;
+  };
+  while (!cancel.cancelled() && !attempt()) sleep(config_.retry_period);
   if (cancel.cancelled()) return true;
   leading_ = true;
   gauge.set(1);
   log::info("became leader", {log::Field("identity", config_.identity)});
   on_started();
 
-  auto last_renew = clock::now();
   bool lost = false;
   while (!cancel.cancelled()) {
     sleep(config_.retry_period);
     if (cancel.cancelled()) break;
-    if (tryAcquireOrRenew(clock::now())) {
-      last_renew = clock::now();
-    } else if (clock::now() - last_renew >= config_.renew_deadline) {
+    // Also after a pause long enough that the lease may be someone else's: give up without asking.
+    if (!holdsLease() || (!attempt() && !holdsLease())) {
       lost = true;
       break;
     }
@@ -125,7 +136,7 @@ bool LeaderElector::run(kube::Cancellation& cancel, const std::function<void()>&
                {log::Field("identity", config_.identity)});
   }
   // Stop the controllers before releasing, so a successor never overlaps.
-  on_stopped();
+  on_stopped(lost);
   if (!lost) release();
   return !lost;
 }

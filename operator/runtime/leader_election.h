@@ -20,6 +20,11 @@
 namespace warren::runtime {
 
 struct LeaderElectionConfig {
+  // The elector's own client, so that renewals never wait behind the
+  // controllers' requests or rate limit; its request timeout should be at
+  // most half the renew deadline (a renew is a GET and a PUT). When null the
+  // manager's client is used.
+  std::shared_ptr<kube::Client> client;
   std::string lease_namespace;
   std::string lease_name;
   std::string identity;
@@ -35,12 +40,18 @@ class LeaderElector {
   LeaderElector(std::shared_ptr<kube::Client> client, LeaderElectionConfig config);
 
   // Blocks: campaigns until leading, calls on_started, renews until
-  // leadership is lost (calls on_stopped and returns false) or `cancel`
-  // fires (releases the lease, calls on_stopped if leading, returns true).
+  // leadership is lost (calls on_stopped(true) and returns false) or
+  // `cancel` fires (calls on_stopped(false) if leading, then releases the
+  // lease, and returns true).
   bool run(kube::Cancellation& cancel, const std::function<void()>& on_started,
-           const std::function<void()>& on_stopped);
+           const std::function<void(bool lost)>& on_stopped);
 
   bool isLeader() const { return leading_.load(); }
+  // True while leading and the last successful renewal is younger than the
+  // renew deadline, on this process's monotonic clock: a process that was
+  // paused (SIGSTOP, a VM freeze) wakes up with this false, before its
+  // elector thread has even run, so nothing it does afterwards writes.
+  bool holdsLease(clock::time_point now = clock::now()) const;
 
   // One acquire-or-renew attempt; true when this candidate holds the lease
   // afterwards. Public for tests.
@@ -53,6 +64,7 @@ class LeaderElector {
   std::shared_ptr<kube::Client> client_;
   LeaderElectionConfig config_;
   std::atomic<bool> leading_{false};
+  std::atomic<clock::rep> renewed_at_{0};  // steady-clock ticks of the last successful acquire or renew
   nlohmann::json observed_spec_;  // the last record seen
   clock::time_point observed_at_{};
   std::string observed_resource_version_;

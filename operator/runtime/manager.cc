@@ -1,5 +1,9 @@
 #include "runtime/manager.h"
 
+#include <atomic>
+#include <cstdlib>
+#include <thread>
+
 #include "common/log.h"
 #include "runtime/metrics.h"
 
@@ -15,7 +19,7 @@ Manager::Manager(std::shared_ptr<kube::Client> client, ManagerOptions options)
 }
 
 Manager::~Manager() {
-  stopControllers();
+  stopControllers(options_.graceful_shutdown);
   for (auto& informer : informers_) informer->stop();
   http_.stop();
 }
@@ -91,10 +95,20 @@ void Manager::startControllers() {
   controllers_running_ = true;
 }
 
-void Manager::stopControllers() {
-  if (!controllers_running_) return;
-  for (auto& controller : controllers_) controller->stop(options_.graceful_shutdown);
+bool Manager::stopControllers(std::chrono::milliseconds drain) {
+  if (!controllers_running_) return true;
   controllers_running_ = false;
+  // Every queue is shut at once (no controller takes another key while another drains), then all drain together.
+  for (auto& controller : controllers_) controller->queue().shutDown();
+  std::atomic<bool> drained{true};
+  std::vector<std::thread> stoppers;
+  for (auto& controller : controllers_) {
+    stoppers.emplace_back([&drained, &controller, drain] {
+      if (!controller->stop(drain)) drained = false;
+    });
+  }
+  for (auto& stopper : stoppers) stopper.join();
+  return drained;
 }
 
 int Manager::run(kube::Cancellation& stop) {
@@ -129,13 +143,26 @@ int Manager::run(kube::Cancellation& stop) {
 
   int exit_code = 0;
   if (options_.leader_elect) {
-    LeaderElector elector(client_, options_.leader_election);
-    const bool graceful = elector.run(stop, [this] { startControllers(); }, [this] { stopControllers(); });
+    auto elector = std::make_shared<LeaderElector>(client_, options_.leader_election);
+    client_->setWriteFence([elector] { return elector->holdsLease(); });
+    const bool graceful = elector->run(
+        stop, [this] { startControllers(); },
+        [this](bool lost) {
+          if (!lost) {
+            stopControllers(options_.graceful_shutdown);
+            return;
+          }
+          if (!stopControllers(options_.lost_lease_drain)) {
+            // A reconcile is stuck (its writes are fenced anyway): no thread of it may outlive the lease.
+            log::error("reconciles still running after leadership was lost; exiting now");
+            std::_Exit(1);
+          }
+        });
     if (!graceful) exit_code = 1;
   } else if (!stop.cancelled()) {
     startControllers();
     stop.wait();
-    stopControllers();
+    stopControllers(options_.graceful_shutdown);
   }
   for (auto& informer : informers_) informer->stop();
   http_.stop();

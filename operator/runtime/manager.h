@@ -1,8 +1,13 @@
 // Manager: owns an operator's runnables. It serves /healthz, /readyz (ready
 // once every informer has synced) and /metrics; starts the informers; runs
 // the controllers — only while holding the leader Lease when leader
-// election is on — and on shutdown stops the controllers (draining running
-// reconciles), releases the Lease, then stops the informers.
+// election is on — and on shutdown stops the controllers in parallel
+// (waiting for running reconciles), releases the Lease, then stops the
+// informers. With leader election, the client's writes are fenced by the
+// lease: once it is not renewed within the renew deadline no write is sent;
+// losing it stops the controllers at once, gives running reconciles
+// `lost_lease_drain`, and run() returns 1 (the process exits; a process
+// whose reconciles are still stuck after that exits on the spot).
 #pragma once
 
 #include <chrono>
@@ -22,7 +27,9 @@ struct ManagerOptions {
   std::string http_address = ":8080";  // "" disables the HTTP endpoints
   bool leader_elect = false;
   LeaderElectionConfig leader_election;
-  std::chrono::milliseconds graceful_shutdown{30000};
+  // Must fit the Pod's termination grace period with the lease release after it.
+  std::chrono::milliseconds graceful_shutdown{20000};
+  std::chrono::milliseconds lost_lease_drain{2000};
   std::chrono::milliseconds cache_sync_timeout{120000};
   std::string version = "dev";
 };
@@ -55,7 +62,8 @@ class Manager {
 
  private:
   void startControllers();
-  void stopControllers();
+  // Stops every controller in parallel; false when one did not drain in time.
+  bool stopControllers(std::chrono::milliseconds drain);
 
   std::shared_ptr<kube::Client> client_;
   ManagerOptions options_;

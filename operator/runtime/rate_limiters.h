@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -43,13 +44,17 @@ class ItemExponentialLimiter : public RetryRateLimiter {
 
 class BucketLimiter : public RetryRateLimiter {
  public:
-  BucketLimiter(double qps, int burst) : bucket_(qps, burst) {}
-  Duration when(const std::string&) override { return bucket_.reserve(kube::TokenBucket::clock::now()); }
+  using Now = std::function<kube::TokenBucket::clock::time_point()>;
+  // `now` is replaceable so tests need no real clock.
+  BucketLimiter(double qps, int burst, Now now = kube::TokenBucket::clock::now)
+      : bucket_(qps, burst), now_(std::move(now)) {}
+  Duration when(const std::string&) override { return bucket_.reserve(now_()); }
   void forget(const std::string&) override {}
   int retries(const std::string&) override { return 0; }
 
  private:
   kube::TokenBucket bucket_;
+  Now now_;
 };
 
 class MaxOfLimiter : public RetryRateLimiter {

@@ -114,6 +114,11 @@ void WorkQueue::shutDown() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     shutting_down_ = true;
+    queue_.clear();
+    dirty_.clear();
+    added_at_.clear();
+    waiting_.clear();
+    waiting_due_.clear();
   }
   ready_.notify_all();
   delayed_.notify_all();

@@ -1,8 +1,10 @@
 // WorkQueue: the controller work queue with client-go semantics. A key is
 // queued at most once; a key being processed is never handed to a second
 // worker, and if it is added meanwhile it is processed again after done();
-// keys can be added after a delay or after their retry backoff; shutDown()
-// stops new adds and lets workers drain what is queued.
+// keys can be added after a delay or after their retry backoff. shutDown()
+// stops at once: queued and delayed keys are dropped and get() hands out
+// nothing more (reconciles are level-based, so whoever runs next starts
+// from a fresh list); only reconciles already running finish.
 #pragma once
 
 #include <chrono>
@@ -45,6 +47,7 @@ class WorkQueue {
   // Marks `key` (from get()) finished.
   void done(const std::string& key);
 
+  // Stops handing out keys and drops the queued and delayed ones.
   void shutDown();
   // shutDown(), then waits until no key is being processed or `timeout`.
   bool shutDownWithDrain(std::chrono::milliseconds timeout);

@@ -45,7 +45,7 @@ runtime::ReconcileOutcome MirrorReconciler::reconcile(const runtime::Request& re
       {"data", data}};
   ++writes;
   auto applied = client_->apply(kube::resources::configMaps(), request.ns, desired,
-                                {"warren-mirror-test", true});
+                                {field_manager, true});
   if (!applied) return applied.error();
   return runtime::ReconcileResult{};
 }

@@ -25,6 +25,7 @@ class MirrorReconciler : public runtime::Reconciler {
   // test logs these to prove two processes never overlap).
   std::function<void(const runtime::Request&, bool started)> on_reconcile;
   std::atomic<int> writes{0};
+  std::string field_manager = "warren-mirror-test";  // set before the manager runs
 
  private:
   std::shared_ptr<kube::Client> client_;

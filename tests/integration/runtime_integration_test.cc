@@ -21,6 +21,7 @@
 
 #include "kube/cpprest_transport.h"
 #include "kube/tls_material.h"
+#include "kube/token_source.h"
 #include "live_cluster.h"
 #include "mirror_controller.h"
 #include "runtime/informer.h"
@@ -384,6 +385,76 @@ TEST_F(RuntimeIntegrationTest, LeaderElectionHandsOverAndNeverOverlaps) {
                                         << " reconciled at the same time";
     }
   }
+}
+
+// A leader that is frozen (SIGSTOP) for longer than the lease: the other
+// process takes over, and when the first wakes up — with reconciles queued
+// from events it saw before the freeze and more arriving — it sends no
+// write (its client's writes are fenced by the lease on its own monotonic
+// clock) and exits non-zero. The API server's managedFields, per process
+// field manager, are the evidence.
+TEST_F(RuntimeIntegrationTest, AFrozenLeaderWakesUpWritesNothingAndExits) {
+  auto holder = [&]() -> std::string {
+    auto lease = client().get(kube::resources::leases(), ns(), "sample-operator");
+    return lease ? (*lease)["spec"].value("holderIdentity", "") : "";
+  };
+  std::vector<Process> processes = {spawnSampleOperator(ns(), "p"), spawnSampleOperator(ns(), "q")};
+  ASSERT_GT(processes[0].pid, 0);
+  ASSERT_GT(processes[1].pid, 0);
+  ASSERT_TRUE(eventually([&] { return !holder().empty(); }, 30s));
+  const Process leader = holder() == "p" ? processes[0] : processes[1];
+  const Process other = holder() == "p" ? processes[1] : processes[0];
+  const std::string frozen_manager = "warren-mirror-" + leader.identity;
+
+  // The leader is working: a source gets its mirror, written by the leader.
+  ASSERT_TRUE(client().create(kube::resources::configMaps(), ns(), configMap("before", {{"warren.dev/mirror", "true"}}), {}).ok());
+  ASSERT_TRUE(eventually([&] { return client().get(kube::resources::configMaps(), ns(), "before-mirror").ok(); }, 30s));
+
+  ::kill(leader.pid, SIGSTOP);
+  // While it sleeps, the sources keep changing, so it wakes up with work queued and events to catch up on.
+  ASSERT_TRUE(eventually([&] { return holder() == other.identity; }, 60s)) << "no takeover while the leader was frozen";
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(client().create(kube::resources::configMaps(), ns(),
+                                configMap("during-" + std::to_string(i), {{"warren.dev/mirror", "true"}}), {}).ok());
+  }
+  ASSERT_TRUE(eventually([&] { return client().get(kube::resources::configMaps(), ns(), "during-4-mirror").ok(); }, 30s))
+      << "the new leader does not work";
+  // Its sources' data changes too: the frozen process's cache is stale for every one of them.
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(client().patch(kube::resources::configMaps(), ns(), "during-" + std::to_string(i), kube::PatchType::kMerge,
+                               {{"data", {{"changed", "yes"}}}}, {}).ok());
+  }
+  const auto woke_at = std::chrono::system_clock::now();
+  ::kill(leader.pid, SIGCONT);
+  int status = 0;
+  bool exited = false;
+  ASSERT_TRUE(eventually([&] {
+    exited = ::waitpid(leader.pid, &status, WNOHANG) == leader.pid;
+    return exited;
+  }, 30s)) << "the former leader did not exit after waking up";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) != 0) << "losing the lease must end the process with an error";
+  ASSERT_TRUE(eventually([&] {
+    auto mirror = client().get(kube::resources::configMaps(), ns(), "during-4-mirror");
+    return mirror && mirror->value("/data/changed"_json_pointer, std::string()) == "yes";
+  }, 30s));
+
+  // No object carries a write of the frozen process from after it woke up.
+  auto mirrors = client().list(kube::resources::configMaps(), ns(), {});
+  ASSERT_TRUE(mirrors.ok());
+  int frozen_entries = 0;
+  for (const auto& item : (*mirrors)["items"]) {
+    for (const auto& entry : item.value("/metadata/managedFields"_json_pointer, json::array())) {
+      if (entry.value("manager", "") != frozen_manager) continue;
+      ++frozen_entries;
+      const auto at = kube::parseRfc3339(entry.value("time", ""));
+      ASSERT_TRUE(at.has_value());
+      EXPECT_LT(*at, std::chrono::time_point_cast<std::chrono::seconds>(woke_at))
+          << item["metadata"]["name"] << " was written by the former leader after it woke up";
+    }
+  }
+  EXPECT_GE(frozen_entries, 1) << "the leader never wrote; the test proves nothing";
+  ::kill(other.pid, SIGTERM);
+  ::waitpid(other.pid, nullptr, 0);
 }
 
 }  // namespace
