@@ -38,6 +38,7 @@ Flags:
   --kube-api-burst N     burst above the rate limit when one is set (default: 40)
   --http-bind-address A  address of /healthz, /readyz and /metrics (default: :8080; 0 disables)
   --leader-elect         run controllers only while holding the leader Lease (default: false)
+  --allow-http-bearer    allow sending a bearer token to an http:// server (default: refused)
   --leader-election-namespace NS  namespace of the Lease (default: the pod's, else "default")
   --leader-election-id NAME       name of the Lease (default: warren-operator-leader)
   --max-concurrent-reconciles N   workers per controller (default: 2)
@@ -106,6 +107,10 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
     }
     if (arg == "--leader-elect" || arg == "--leader-elect=true") {
       options.leader_elect = true;
+      continue;
+    }
+    if (arg == "--allow-http-bearer") {
+      options.allow_http_bearer = true;
       continue;
     }
     if (arg == "--leader-elect=false") {

@@ -22,6 +22,9 @@ struct Options {
   int kube_api_burst = 40;
   std::string http_bind_address = ":8080";  // /healthz, /readyz, /metrics; "0" disables
   bool leader_elect = false;
+  // Sending a bearer token over plain http:// gives it to anyone on the path;
+  // refused unless this is set (a loopback test server, say).
+  bool allow_http_bearer = false;
   std::string leader_election_namespace;  // default: the in-cluster namespace or "default"
   std::string leader_election_id = "warren-operator-leader";
   int max_concurrent_reconciles = 2;

@@ -8,8 +8,10 @@
 namespace warren::app {
 
 ShutdownSignal& ShutdownSignal::instance() {
-  static ShutdownSignal signal;
-  return signal;
+  // Never destroyed: threads that wait on it (the signal thread, main's relay) may still be waiting when the
+  // process exits without a signal (leadership lost), and destroying a condition variable with waiters hangs.
+  static ShutdownSignal* signal = new ShutdownSignal;
+  return *signal;
 }
 
 void ShutdownSignal::install() {

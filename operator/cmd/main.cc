@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
   client_options.qps = options->kube_api_qps;
   client_options.burst = options->kube_api_burst;
   client_options.user_agent = std::string("warren-operator/") + kVersion;
+  client_options.allow_http_bearer = options->allow_http_bearer;
   auto client = warren::kube::Client::fromConfig(*config, client_options);
   if (!client) {
     std::fprintf(stderr, "warren-operator: %s: %s\n", config->origin.c_str(),
@@ -128,6 +129,7 @@ int main(int argc, char** argv) {
     // timeout of half the renew deadline, so one renewal (a GET and a PUT) cannot outlast it.
     warren::kube::ClientOptions elector_options;
     elector_options.qps = -1;
+    elector_options.allow_http_bearer = options->allow_http_bearer;
     elector_options.user_agent = client_options.user_agent + " leader-election";
     elector_options.request_timeout = std::chrono::duration_cast<std::chrono::seconds>(
         manager_options.leader_election.renew_deadline / 2);

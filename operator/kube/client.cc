@@ -1,5 +1,7 @@
 #include "kube/client.h"
 
+#include "common/log.h"
+
 #include "kube/api_error.h"
 #include "kube/cpprest_transport.h"
 
@@ -40,6 +42,17 @@ Client::Client(HttpTransportPtr transport, std::shared_ptr<TokenSource> tokens,
 
 Result<std::shared_ptr<Client>> Client::fromConfig(const ClientConfig& config,
                                                    ClientOptions options) {
+  const bool bearer = !config.auth.token.empty() || !config.auth.token_file.empty() || config.auth.exec.has_value();
+  if (bearer && config.server.rfind("http://", 0) == 0 && !options.allow_http_bearer) {
+    return Error::local("InvalidConfig", "server " + config.server +
+                                             " is plain http:// and the credentials are a bearer token, which would "
+                                             "travel unencrypted; use https:// (or --allow-http-bearer for a test server)");
+  }
+  if (config.tls.insecure_skip_verify) {
+    log::warn("TLS certificate verification is OFF (insecure-skip-tls-verify): anyone on the network path can "
+              "impersonate the API server and read every credential warren sends",
+              {log::Field("server", config.server)});
+  }
   auto transport = CpprestTransport::create(config.server, config.tls, options.request_timeout,
                                             options.user_agent);
   if (!transport) return transport.error();

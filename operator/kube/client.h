@@ -26,6 +26,9 @@ struct ClientOptions {
   int burst = 40;
   std::chrono::seconds request_timeout{30};
   std::string user_agent = "warren-operator";
+  // A bearer token (static, file or exec plugin) is refused for an http://
+  // server unless this is set.
+  bool allow_http_bearer = false;
 };
 
 // Told about every completed request (metrics).
@@ -42,6 +45,12 @@ class Client : public ObjectClient {
                                                     ClientOptions options = {});
 
   void setObserver(RequestObserver observer) { observer_ = std::move(observer); }
+
+  // Another client on the same transport and credentials, with its own
+  // rate limit, observer and write fence (none).
+  std::shared_ptr<Client> sibling(ClientOptions options) const {
+    return std::make_shared<Client>(transport_, tokens_, std::move(options));
+  }
 
   // A write fence: asked before every request that is not a read (GET);
   // when it answers false the request is not sent and the call fails with

@@ -47,8 +47,11 @@ client::http_client_config makeClientConfig(const std::shared_ptr<TlsMaterial>& 
   config.set_ssl_context_callback([tls](boost::asio::ssl::context& context) {
     SSL_CTX* ctx = context.native_handle();
     if (!tls->authorities.empty()) {
-      X509_STORE* store = SSL_CTX_get_cert_store(ctx);
+      // A configured CA is the only one trusted: cpprestsdk has loaded the system store into this
+      // context already, so it is replaced by a store that holds just the configured certificates.
+      X509_STORE* store = X509_STORE_new();
       for (const auto& cert : tls->authorities) X509_STORE_add_cert(store, cert.get());
+      SSL_CTX_set_cert_store(ctx, store);  // takes ownership, frees the system store
     }
     if (!tls->client_chain.empty()) {
       SSL_CTX_use_certificate(ctx, tls->client_chain.front().get());

@@ -171,6 +171,13 @@ void Controller::processOne(const std::string& key) {
     return;
   }
   queue_.addRateLimited(key);
+  if (error.isConflict()) {
+    // A write from a cache that was behind (optimistic concurrency did its job): retried on fresh data.
+    m.total.with({options_.name, "conflict"}).inc();
+    log::debug("reconcile raced a newer version, will retry",
+               {controller, key_field, duration, log::Field("result", "conflict"), log::Field("error", error.describe())});
+    return;
+  }
   m.total.with({options_.name, "error"}).inc();
   log::warn("reconcile failed, will retry",
             {controller, key_field, duration, log::Field("result", "error"),

@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "common/log.h"
@@ -37,6 +39,9 @@ void writeAll(int fd, const std::string& data) {
 
 }  // namespace
 
+HttpServer::HttpServer(int workers, std::chrono::milliseconds io_timeout)
+    : workers_count_(std::max(1, workers)), io_timeout_(io_timeout) {}
+
 HttpServer::~HttpServer() { stop(); }
 
 void HttpServer::handle(const std::string& path, HttpHandler handler) {
@@ -49,50 +54,114 @@ Status HttpServer::start(const std::string& address) {
     return Error::local("InvalidAddress", "address \"" + address + "\" must be host:port");
   }
   std::string host = address.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   const std::string port = address.substr(colon + 1);
   addrinfo hints{};
-  hints.ai_family = AF_INET;
+  // No host: every interface, IPv6 and IPv4 on one dual-stack socket (falling back to IPv4 alone).
+  hints.ai_family = host.empty() ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_PASSIVE;
   addrinfo* result = nullptr;
-  if (getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &result) != 0 ||
-      result == nullptr) {
-    return Error::local("InvalidAddress", "cannot resolve \"" + address + "\"");
+  if (getaddrinfo(host.empty() ? nullptr : host.c_str(), port.c_str(), &hints, &result) != 0 || result == nullptr) {
+    if (!host.empty()) return Error::local("InvalidAddress", "cannot resolve \"" + address + "\"");
+    hints.ai_family = AF_INET;
+    if (getaddrinfo(nullptr, port.c_str(), &hints, &result) != 0 || result == nullptr) {
+      return Error::local("InvalidAddress", "cannot resolve \"" + address + "\"");
+    }
   }
-  listen_fd_ = ::socket(result->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  const int bound = ::bind(listen_fd_, result->ai_addr, result->ai_addrlen);
+  std::string why;
+  for (addrinfo* candidate = result; candidate != nullptr && listen_fd_ < 0; candidate = candidate->ai_next) {
+    const int fd = ::socket(candidate->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      why = std::strerror(errno);
+      continue;
+    }
+    const int one = 1;
+    const int zero = 0;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (candidate->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+    if (::bind(fd, candidate->ai_addr, candidate->ai_addrlen) != 0 || ::listen(fd, 64) != 0) {
+      why = std::strerror(errno);
+      ::close(fd);
+      continue;
+    }
+    listen_fd_ = fd;
+  }
   freeaddrinfo(result);
-  if (bound != 0 || ::listen(listen_fd_, 64) != 0) {
-    const std::string why = std::strerror(errno);
-    ::close(listen_fd_);
-    listen_fd_ = -1;
-    return Error::local("BindFailed", "cannot listen on " + address + ": " + why);
+  if (listen_fd_ < 0 && host.empty()) {
+    // No IPv6 on this machine: IPv4 only.
+    sockaddr_in any{};
+    any.sin_family = AF_INET;
+    any.sin_port = htons(static_cast<uint16_t>(std::atoi(port.c_str())));
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (fd >= 0 && ::bind(fd, reinterpret_cast<sockaddr*>(&any), sizeof any) == 0 && ::listen(fd, 64) == 0) {
+      listen_fd_ = fd;
+    } else if (fd >= 0) {
+      why = std::strerror(errno);
+      ::close(fd);
+    }
   }
-  sockaddr_in actual{};
+  if (listen_fd_ < 0) return Error::local("BindFailed", "cannot listen on " + address + ": " + why);
+  sockaddr_storage actual{};
   socklen_t length = sizeof actual;
   getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&actual), &length);
-  port_ = ntohs(actual.sin_port);
-  thread_ = std::thread([this] { serve(); });
+  port_ = actual.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(&actual)->sin6_port)
+                                       : ntohs(reinterpret_cast<sockaddr_in*>(&actual)->sin_port);
+  stopping_ = false;
+  for (int i = 0; i < workers_count_; ++i) workers_.emplace_back([this] { workLoop(); });
+  thread_ = std::thread([this] { acceptLoop(); });
   return okStatus();
 }
 
 void HttpServer::stop() {
   stopping_ = true;
+  pending_changed_.notify_all();
   if (thread_.joinable()) thread_.join();
+  for (auto& worker : workers_) {
+    if (worker.joinable()) worker.join();
+  }
+  workers_.clear();
+  for (int fd : pending_) ::close(fd);
+  pending_.clear();
   if (listen_fd_ >= 0) {
     ::close(listen_fd_);
     listen_fd_ = -1;
   }
 }
 
-void HttpServer::serve() {
+void HttpServer::acceptLoop() {
+  const size_t backlog = static_cast<size_t>(workers_count_) * 4;
   while (!stopping_) {
     pollfd pfd{listen_fd_, POLLIN, 0};
     if (::poll(&pfd, 1, 200) <= 0) continue;
     const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
+    // Every read and write on the connection gives up after the timeout.
+    timeval tv{static_cast<time_t>(io_timeout_.count() / 1000), static_cast<suseconds_t>((io_timeout_.count() % 1000) * 1000)};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (pending_.size() >= backlog) {
+      ::close(fd);  // overloaded: shed rather than queue without bound
+      continue;
+    }
+    pending_.push_back(fd);
+    pending_changed_.notify_one();
+  }
+}
+
+void HttpServer::workLoop() {
+  while (true) {
+    int fd = -1;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      pending_changed_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (stopping_) return;
+      fd = pending_.front();
+      pending_.pop_front();
+    }
     serveConnection(fd);
     ::close(fd);
   }
@@ -102,7 +171,7 @@ void HttpServer::serveConnection(int fd) {
   // Read the request head, bounded in size and time so a slow client cannot
   // hold the server.
   std::string head;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  const auto deadline = std::chrono::steady_clock::now() + io_timeout_;
   while (head.find("\r\n\r\n") == std::string::npos && head.size() < 8192) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());

@@ -1,11 +1,21 @@
 // A minimal HTTP/1.1 server for the operator's own endpoints (/healthz,
-// /readyz, /metrics): GET only, one short request per connection, served
-// from one thread. Handlers must be quick and must never block; they read
-// state that others keep current. (cpprestsdk's listener is not meant for
-// production use, so it is not used here.)
+// /readyz, /metrics): GET only, one short request per connection. An
+// acceptor hands connections to a few workers; every read and write has a
+// deadline, so a scraper that stalls (never sends, never reads) holds one
+// worker for at most a few seconds and never blocks /healthz. Connections
+// beyond what the workers and a short backlog can take are closed at once.
+// Listens on IPv6 and IPv4 (":8080") or on the given host. Handlers must be
+// quick and must never block; they read state that others keep current.
+// (cpprestsdk's listener is not meant for production use, so it is not used
+// here.)
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <vector>
 #include <functional>
 #include <map>
 #include <string>
@@ -24,7 +34,8 @@ using HttpHandler = std::function<HttpReply()>;
 
 class HttpServer {
  public:
-  HttpServer() = default;
+  // `workers` connections are served at once; `io_timeout` bounds each read and write.
+  explicit HttpServer(int workers = 4, std::chrono::milliseconds io_timeout = std::chrono::seconds(2));
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
@@ -36,14 +47,21 @@ class HttpServer {
   int port() const { return port_; }
 
  private:
-  void serve();
+  void acceptLoop();
+  void workLoop();
   void serveConnection(int fd);
 
+  const int workers_count_;
+  const std::chrono::milliseconds io_timeout_;
   std::map<std::string, HttpHandler> handlers_;
   int listen_fd_ = -1;
   int port_ = 0;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  std::vector<std::thread> workers_;
+  std::mutex mutex_;
+  std::condition_variable pending_changed_;
+  std::deque<int> pending_;  // accepted, not yet served
 };
 
 }  // namespace warren::runtime

@@ -2,6 +2,9 @@
 
 #include <malloc.h>
 
+#include "common/log.h"
+#include "runtime/metrics.h"
+
 namespace warren::runtime {
 
 Informer::Informer(std::shared_ptr<ListerWatcher> source, InformerOptions options)
@@ -9,7 +12,33 @@ Informer::Informer(std::shared_ptr<ListerWatcher> source, InformerOptions option
         WatcherSettings settings = options_.watcher;
         if (settings.name.empty()) settings.name = options_.type.qualifiedName();
         return settings;
-      }()) {}
+      }()) {
+  store_.onIndexError([this](const std::string& key, const std::string& what) { reportError("index", key, what); });
+}
+
+void Informer::reportError(const char* stage, const std::string& key, const std::string& what) {
+  const std::string resource = options_.watcher.name.empty() ? options_.type.qualifiedName() : options_.watcher.name;
+  metrics::registry()
+      .counter("warren_informer_callback_errors_total",
+               "Transforms, index functions and event handlers that threw, per resource and stage.",
+               {"resource", "stage"})
+      .with({resource, stage})
+      .inc();
+  std::lock_guard<std::mutex> lock(reported_mutex_);
+  if (reported_.size() > 1024) reported_.clear();
+  if (!reported_.insert(std::string(stage) + "\n" + key).second) return;  // logged once per object
+  log::error("informer callback threw; the object is skipped for it",
+             {log::Field("resource", resource), log::Field("stage", stage), log::Field("key", key),
+              log::Field("error", what)});
+}
+
+void Informer::guarded(const char* stage, const ObjectPtr& object, const std::function<void()>& call) {
+  try {
+    call();
+  } catch (const std::exception& e) {
+    reportError(stage, objectKey(*object), e.what());
+  }
+}
 
 std::shared_ptr<Informer> Informer::forClient(std::shared_ptr<kube::Client> client,
                                               InformerOptions options) {
@@ -23,7 +52,7 @@ Informer::~Informer() { stop(); }
 
 void Informer::addHandler(EventHandler handler) { handlers_.push_back(std::move(handler)); }
 
-ObjectPtr Informer::prepare(nlohmann::json&& object) const {
+ObjectPtr Informer::prepare(nlohmann::json&& object) {
   // Items of typed lists carry no apiVersion/kind; cached objects always do.
   if (!object.contains("apiVersion")) object["apiVersion"] = options_.type.apiVersion();
   if (!object.contains("kind")) object["kind"] = options_.type.kind;
@@ -32,7 +61,16 @@ ObjectPtr Informer::prepare(nlohmann::json&& object) const {
       metadata->erase("managedFields");
     }
   }
-  if (options_.transform) options_.transform(object);
+  if (options_.transform) {
+    nlohmann::json original = object;
+    try {
+      options_.transform(object);
+    } catch (const std::exception& e) {
+      // Cached as it came: correct, only bigger.
+      object = std::move(original);
+      reportError("transform", objectKey(object), e.what());
+    }
+  }
   return std::make_shared<const nlohmann::json>(std::move(object));
 }
 
@@ -52,11 +90,11 @@ void Informer::apply(WatcherEvent&& event) {
       malloc_trim(0);
       for (const auto& change : changes) {
         for (const auto& h : handlers_) {
-          if (!change.old_object && h.on_add) h.on_add(change.new_object);
+          if (!change.old_object && h.on_add) guarded("add", change.new_object, [&] { h.on_add(change.new_object); });
           if (change.old_object && change.new_object && h.on_update) {
-            h.on_update(change.old_object, change.new_object);
+            guarded("update", change.new_object, [&] { h.on_update(change.old_object, change.new_object); });
           }
-          if (!change.new_object && h.on_delete) h.on_delete(change.old_object);
+          if (!change.new_object && h.on_delete) guarded("delete", change.old_object, [&] { h.on_delete(change.old_object); });
         }
       }
       if (!synced_.exchange(true)) {
@@ -69,8 +107,8 @@ void Informer::apply(WatcherEvent&& event) {
       ObjectPtr object = prepare(std::move(event.object));
       ObjectPtr old = store_.upsert(object);
       for (const auto& h : handlers_) {
-        if (old && h.on_update) h.on_update(old, object);
-        if (!old && h.on_add) h.on_add(object);
+        if (old && h.on_update) guarded("update", object, [&] { h.on_update(old, object); });
+        if (!old && h.on_add) guarded("add", object, [&] { h.on_add(object); });
       }
       return;
     }
@@ -78,7 +116,7 @@ void Informer::apply(WatcherEvent&& event) {
       ObjectPtr removed = store_.remove(event.object);
       ObjectPtr last = removed ? removed : prepare(std::move(event.object));
       for (const auto& h : handlers_) {
-        if (h.on_delete) h.on_delete(last);
+        if (h.on_delete) guarded("delete", last, [&] { h.on_delete(last); });
       }
       return;
     }

@@ -1,5 +1,8 @@
 // Informer: a Watcher feeding a Store on its own thread, with event handlers
-// and a synced signal. Selectors are applied by the server, so objects the
+// and a synced signal. Transforms, index functions and handlers are
+// guarded: one that throws is counted (warren_informer_callback_errors_total),
+// logged once per object, and skipped; the informer thread carries on and
+// the event is not redelivered. Selectors are applied by the server, so objects the
 // operator does not care about are never held in memory; managedFields are
 // dropped before caching for the same reason.
 #pragma once
@@ -9,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -74,7 +78,10 @@ class Informer {
   void apply(WatcherEvent&& event);
 
  private:
-  ObjectPtr prepare(nlohmann::json&& object) const;
+  ObjectPtr prepare(nlohmann::json&& object);
+  // Runs a handler; an exception is reported, never propagated.
+  void guarded(const char* stage, const ObjectPtr& object, const std::function<void()>& call);
+  void reportError(const char* stage, const std::string& key, const std::string& what);
 
   InformerOptions options_;
   Watcher watcher_;
@@ -86,6 +93,8 @@ class Informer {
   std::condition_variable sync_changed_;
   kube::Cancellation cancel_;
   std::thread thread_;
+  std::mutex reported_mutex_;
+  std::set<std::string> reported_;  // stage + key already logged (bounded)
 };
 
 }  // namespace warren::runtime

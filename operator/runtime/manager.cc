@@ -143,7 +143,15 @@ int Manager::run(kube::Cancellation& stop) {
 
   int exit_code = 0;
   if (options_.leader_elect) {
-    auto elector = std::make_shared<LeaderElector>(client_, options_.leader_election);
+    // The elector never goes through the fenced client (it could not renew); without a client of its own it
+    // gets an unfenced, unlimited sibling of the manager's.
+    LeaderElectionConfig election = options_.leader_election;
+    if (!election.client) {
+      kube::ClientOptions unlimited;
+      unlimited.qps = -1;
+      election.client = client_->sibling(unlimited);
+    }
+    auto elector = std::make_shared<LeaderElector>(client_, election);
     client_->setWriteFence([elector] { return elector->holdsLease(); });
     const bool graceful = elector->run(
         stop, [this] { startControllers(); },

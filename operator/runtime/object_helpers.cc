@@ -1,6 +1,9 @@
 #include "runtime/object_helpers.h"
 
+#include <cctype>
+#include <cmath>
 #include <cstdio>
+#include <optional>
 #include <ctime>
 
 #include "common/log.h"
@@ -189,7 +192,46 @@ std::string stringAt(const nlohmann::json& object, const nlohmann::json::json_po
   }
 }
 
-bool containsAll(const nlohmann::json& live, const nlohmann::json& desired) {
+std::optional<long double> parseQuantity(const std::string& text) {
+  // <number><suffix>: a decimal (with an optional exponent), then a binary (Ki..Ei) or decimal (n..E) suffix.
+  size_t end = 0;
+  while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.' ||
+                               ((text[end] == '+' || text[end] == '-') && end == 0))) {
+    ++end;
+  }
+  if (end == 0) return std::nullopt;
+  long double value = 0;
+  try {
+    size_t used = 0;
+    value = std::stold(text.substr(0, end), &used);
+    if (used != end) return std::nullopt;
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  std::string suffix = text.substr(end);
+  if (suffix.size() >= 2 && (suffix[0] == 'e' || suffix[0] == 'E') &&
+      suffix.find_first_not_of("0123456789+-", 1) == std::string::npos) {
+    try {
+      return value * std::pow(10.0L, std::stold(suffix.substr(1)));
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  }
+  static const std::pair<const char*, long double> kSuffixes[] = {
+      {"", 1.0L}, {"Ki", 1024.0L}, {"Mi", 1048576.0L}, {"Gi", 1073741824.0L}, {"Ti", 1099511627776.0L},
+      {"Pi", 1125899906842624.0L}, {"Ei", 1152921504606846976.0L}, {"n", 1e-9L}, {"u", 1e-6L}, {"m", 1e-3L},
+      {"k", 1e3L}, {"M", 1e6L}, {"G", 1e9L}, {"T", 1e12L}, {"P", 1e15L}, {"E", 1e18L}};
+  for (const auto& [name, factor] : kSuffixes) {
+    if (suffix == name) return value * factor;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+// `quantities`: the values below are resource quantities (under requests,
+// limits or capacity), which the server may write in another unit.
+bool containsAllAt(const nlohmann::json& live, const nlohmann::json& desired, bool quantities) {
   if (desired.is_object()) {
     if (!live.is_object()) return false;
     for (const auto& [key, value] : desired.items()) {
@@ -198,19 +240,33 @@ bool containsAll(const nlohmann::json& live, const nlohmann::json& desired) {
         if (value.is_object() && value.empty()) continue;  // {} is dropped by the server
         return false;
       }
-      if (!containsAll(*it, value)) return false;
+      const bool below_quantities = quantities || key == "requests" || key == "limits" || key == "capacity";
+      if (!containsAllAt(*it, value, below_quantities)) return false;
     }
     return true;
   }
   if (desired.is_array()) {
     if (!live.is_array() || live.size() != desired.size()) return false;
     for (size_t i = 0; i < desired.size(); ++i) {
-      if (!containsAll(live[i], desired[i])) return false;
+      if (!containsAllAt(live[i], desired[i], quantities)) return false;
     }
     return true;
   }
   if (desired.is_number() && live.is_number()) return desired.get<double>() == live.get<double>();
+  if (quantities && desired != live) {
+    // "1024Mi" is stored as "1Gi", "0.5" as "500m": equal quantities are equal.
+    const auto text = [](const nlohmann::json& v) { return v.is_string() ? v.get<std::string>() : v.dump(); };
+    const auto a = parseQuantity(text(desired));
+    const auto b = parseQuantity(text(live));
+    return a && b && std::fabs(*a - *b) <= 1e-9L * std::max(1.0L, std::fabs(*a));
+  }
   return desired == live;
+}
+
+}  // namespace
+
+bool containsAll(const nlohmann::json& live, const nlohmann::json& desired) {
+  return containsAllAt(live, desired, false);
 }
 
 std::string controllerUid(const nlohmann::json& object) {

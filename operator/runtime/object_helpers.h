@@ -5,6 +5,7 @@
 #pragma once
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -76,9 +77,14 @@ namespace warren::runtime {
 // objects, which the schema does not protect from other writers.
 std::string stringAt(const nlohmann::json& object, const nlohmann::json::json_pointer& pointer);
 
+// A Kubernetes resource quantity ("1Gi", "500m", "1e3") as a number; nullopt
+// when it is not one.
+std::optional<long double> parseQuantity(const std::string& text);
+
 // True when every field of `desired` is present in `live` with an equal
 // value (objects recursively, arrays element by element with equal
-// length). The API server adds defaults to what was applied, so this is how
+// length; values under requests, limits and capacity compared as
+// quantities, so "1024Mi" equals the server's "1Gi"). The API server adds defaults to what was applied, so this is how
 // a controller tells "already as desired" without writing.
 bool containsAll(const nlohmann::json& live, const nlohmann::json& desired);
 

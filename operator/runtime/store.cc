@@ -51,7 +51,15 @@ void Store::addIndex(const std::string& name, IndexFunc fn) {
 void Store::indexLocked(const std::string& key, const nlohmann::json& object, bool add) {
   for (const auto& [name, fn] : index_fns_) {
     auto& index = indexes_[name];
-    for (const auto& value : fn(object)) {
+    std::vector<std::string> values;
+    try {
+      values = fn(object);
+    } catch (const std::exception& e) {
+      // The boundary for user index functions: the object stays cached, just not in this index.
+      if (index_error_) index_error_(key, "index " + name + ": " + e.what());
+      continue;
+    }
+    for (const auto& value : values) {
       if (add) {
         index[value].insert(key);
       } else if (auto it = index.find(value); it != index.end()) {

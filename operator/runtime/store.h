@@ -43,6 +43,11 @@ class Store {
   Store();
   // Must be called before the first write.
   void addIndex(const std::string& name, IndexFunc fn);
+  // Told when an index function throws (the object is then left out of
+  // that index); set before the first write.
+  void onIndexError(std::function<void(const std::string& key, const std::string& what)> handler) {
+    index_error_ = std::move(handler);
+  }
 
   // Inserts or replaces; returns the previous object (null if none).
   ObjectPtr upsert(ObjectPtr object);
@@ -61,6 +66,7 @@ class Store {
  private:
   void indexLocked(const std::string& key, const nlohmann::json& object, bool add);
 
+  std::function<void(const std::string& key, const std::string& what)> index_error_;
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, ObjectPtr> objects_;
   std::map<std::string, IndexFunc> index_fns_;

@@ -7,6 +7,8 @@
 namespace warren::runtime {
 namespace {
 
+constexpr std::chrono::seconds kVeryShortWatch{1};
+
 struct WatcherMetrics {
   metrics::Family<metrics::Counter>& restarts = metrics::registry().counter(
       "warren_watch_restarts_total", "Watches (re)started, per resource.", {"resource"});
@@ -117,10 +119,13 @@ std::chrono::milliseconds Watcher::stepWatch(const WatcherSink& sink, kube::Canc
   ++watch_starts_;
   watcherMetrics().restarts.with({settings_.name}).inc();
   auto& events = watcherMetrics().events.with({settings_.name});
+  const auto started = std::chrono::steady_clock::now();
+  long long received = 0;
   const Status status = source_->watch(
       options,
       [&](kube::WatchEvent& event) {
         events.inc();
+        ++received;
         const std::string rv = event.resourceVersion();
         switch (event.type) {
           case kube::WatchEventType::kAdded:
@@ -138,7 +143,14 @@ std::chrono::milliseconds Watcher::stepWatch(const WatcherSink& sink, kube::Canc
         return !cancel.cancelled();
       },
       cancel);
-  if (status) return std::chrono::milliseconds(0);  // timeout or clean close: resume
+  if (status) {
+    // A watch the server closes at once without an event (a misbehaving server or proxy) is retried
+    // with backoff, as client-go's reflector does, instead of in a hot loop.
+    if (!cancel.cancelled() && received == 0 && std::chrono::steady_clock::now() - started < kVeryShortWatch) {
+      return fail(Error::local("VeryShortWatch", "the watch closed within a second without an event"), "watch");
+    }
+    return std::chrono::milliseconds(0);  // timeout or clean close: resume
+  }
   if (status.error().isGone()) {
     log::info("resourceVersion too old, relisting",
               {log::Field("resource", settings_.name), log::Field("resource_version", resource_version_)});

@@ -38,7 +38,7 @@ class Seed000Test : public DataPlaneTest, public ::testing::WithParamInterface<s
     if (IsSkipped() || HasFatalFailure()) return;
     const char* kubeconfig = std::getenv("WARREN_TEST_KUBECONFIG");
     if (kubeconfig == nullptr || *kubeconfig == '\0') {
-      GTEST_SKIP() << "needs the local control plane: run through hack/test.sh";
+      WARREN_CANNOT_RUN("dataplane", "needs the local control plane: run through hack/test.sh");
     }
     testing::installCrds();
     client_ = testing::LiveClusterTest::newAdminClient();

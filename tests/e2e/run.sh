@@ -95,31 +95,43 @@ K get brokerclusters,brokerbindings,countingservices -A
 step "failover: the active pod of 'shared' goes NotReady"
 ACTIVE="$(K get bc shared -n infrastructure -o jsonpath='{.status.activeNode}')"   # rabbit@<pod>.<svc>.<ns>
 ACTIVE_POD="${ACTIVE#rabbit@}"; ACTIVE_POD="${ACTIVE_POD%%.*}"
-K get cm hello-world-config -n services -o jsonpath='{.data.config\.json}' | grep -q "\"$ACTIVE_POD\." || fail "the app does not point at $ACTIVE_POD"
+APP_CONFIG="$(K get cm hello-world-config -n services -o jsonpath='{.data.config\.json}')"
+[[ "$APP_CONFIG" == *"\"$ACTIVE_POD."* ]] || fail "the app does not point at $ACTIVE_POD"
 NOW="$(date -u +%Y-%m-%dT%H:%M:%SZ)"
 K patch pod "$ACTIVE_POD" -n infrastructure --subresource=status --type=strategic \
   -p "{\"status\":{\"conditions\":[{\"type\":\"Ready\",\"status\":\"False\",\"lastTransitionTime\":\"$NOW\"}]}}" >/dev/null
 moved() { [[ "$(K get bc shared -n infrastructure -o jsonpath='{.status.activeNode}')" != "$ACTIVE" ]]; }
 wait_for 60 "the active node to move off $ACTIVE_POD" moved
 NEW_POD="$(K get bc shared -n infrastructure -o jsonpath='{.status.activeNode}')"; NEW_POD="${NEW_POD#rabbit@}"; NEW_POD="${NEW_POD%%.*}"
-rerouted() { K get cm hello-world-config -n services -o jsonpath='{.data.config\.json}' | grep -q "\"$NEW_POD\."; }
+rerouted() { local config; config="$(K get cm hello-world-config -n services -o jsonpath='{.data.config\.json}')"; [[ "$config" == *"\"$NEW_POD."* ]]; }
 wait_for 60 "the bound app's config to name $NEW_POD" rerouted
-K get cm hello-world-config -n services -o jsonpath='{.data.rabbitmq\.env}' | grep -q '^RABBITMQ_MAX_PENDING_EVENTS=1000$' || fail "untouched env lines changed"
+APP_ENV="$(K get cm hello-world-config -n services -o jsonpath='{.data.rabbitmq\.env}')"
+grep -qx 'RABBITMQ_MAX_PENDING_EVENTS=1000' <<<"$APP_ENV" || fail "untouched env lines changed"
 events() { [[ -n "$(K get events -n infrastructure --field-selector reason=Rerouted -o name)" ]]; }
 wait_for 30 "a Rerouted Event" events
 [[ "$(K get deploy hello-world -n services -o jsonpath='{.spec.template.metadata.annotations.warren\.dev/rerouted-to}')" == *"$NEW_POD"* ]] || fail "the app was not restarted"
 
 step "helm upgrade with a changed value"
 HELM upgrade warren "$CHART" -n "$RELEASE_NS" --set replicas=1 --set logLevel=debug --wait=false >/dev/null || fail "helm upgrade"
-K get deploy warren-operator -n "$RELEASE_NS" -o jsonpath='{.spec.template.spec.containers[0].args}' | grep -q -- '--log-level=debug' || fail "upgrade not applied"
+UPGRADED_ARGS="$(K get deploy warren-operator -n "$RELEASE_NS" -o jsonpath='{.spec.template.spec.containers[0].args}')"
+[[ "$UPGRADED_ARGS" == *--log-level=debug* ]] || fail "upgrade not applied"
 
 step "delete everything: nothing orphaned"
 K delete -f "$WARREN_ROOT/examples/seed-004-bind-existing-app/binding.yaml" --wait=false >/dev/null
 K delete brokerclusters,countingservices --all -n "$APPS_NS" >/dev/null
-gone() { [[ -z "$(K get statefulsets,deployments,services,poddisruptionbudgets,secrets -n "$APPS_NS" -l warren.dev/cluster -o name)" ]] &&
+gone() { [[ -z "$(K get statefulsets,deployments,services,poddisruptionbudgets -n "$APPS_NS" -l warren.dev/cluster -o name)" ]] &&
          [[ -z "$(K get deployments,secrets -n "$APPS_NS" -l warren.dev/counting -o name)" ]] &&
          [[ -z "$(K get secret rabbitmq-secret -n services -o name --ignore-not-found)" ]]; }
 wait_for 120 "the garbage collector to remove every child" gone
+# What stays is by design: the cookie and default-user Secrets of clusters whose volume claims are kept,
+# so a cluster created again finds its data's credentials. Nothing else.
+KEPT="$(K get secrets -n "$APPS_NS" -l warren.dev/cluster -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.ownerReferences}{"\n"}{end}')"
+while read -r name owners; do
+  [[ -z "$name" ]] && continue
+  [[ "$name" == *-erlang-cookie || "$name" == *-default-user ]] || fail "Secret $name was left behind"
+  [[ -z "$owners" ]] || fail "Secret $name is owned yet was not collected"
+done <<<"$KEPT"
+K delete secrets -n "$APPS_NS" -l warren.dev/cluster >/dev/null
 
 step "operator log"
 kill "$OP_PID"; wait "$OP_PID" || true; OP_PID=""

@@ -86,9 +86,14 @@ TEST_F(BrokerClusterIntegrationTest, LifecycleFromCreateToGarbageCollection) {
   for (const char* key : {"username", "password", "host", "port", "uri", "type", "provider", "mqtt-port"}) {
     EXPECT_TRUE(user["data"].contains(key)) << key;
   }
-  for (const auto& child : {get(kube::resources::statefulSets(), "life-server"), config, cookie}) {
+  for (const json& child : {get(kube::resources::statefulSets(), "life-server"), config}) {
     EXPECT_EQ(child["metadata"]["ownerReferences"][0]["kind"], "BrokerCluster");
     EXPECT_EQ(child["metadata"]["ownerReferences"][0]["controller"], true);
+  }
+  // The Secrets live as long as the data (the volume claims are kept by default): labelled, not owned.
+  for (const json& secret : {cookie, user}) {
+    EXPECT_FALSE(secret["metadata"].contains("ownerReferences")) << secret["metadata"]["name"];
+    EXPECT_EQ(secret["metadata"]["labels"][api::kClusterLabel], "life");
   }
 
   // Status: Ready, with the active node and per-node health.
@@ -128,7 +133,12 @@ TEST_F(BrokerClusterIntegrationTest, LifecycleFromCreateToGarbageCollection) {
   const double writes_before = runtime::Manager::apiWrites();
   manager = std::make_unique<testing::RunningOperator>(ns(), kSecretRecheck);
   ASSERT_TRUE(eventually([&] { return manager->ready(); }, 30s));
-  std::this_thread::sleep_for(5s);
+  // Positive signal first: the restarted operator has reconciled the cluster as it now is (twice, so the
+  // secret recheck ran too); only then is "it wrote nothing" a finding.
+  const std::string settled = get(api::brokerClusters(), "life")["metadata"]["resourceVersion"];
+  ASSERT_TRUE(eventually([&] { return manager->reconciledVersion(ns(), "life", settled); }, 30s));
+  const double reconciles = testing::RunningOperator::reconcileCount();
+  ASSERT_TRUE(eventually([&] { return testing::RunningOperator::reconcileCount() >= reconciles + 2; }, 30s));
   EXPECT_EQ(runtime::Manager::apiWrites(), writes_before) << "a restarted operator wrote to a cluster in steady state";
   EXPECT_EQ(get(kube::resources::secrets(), "life-erlang-cookie")["data"], cookie["data"]);
   EXPECT_EQ(get(kube::resources::secrets(), "life-default-user")["data"], user["data"]);
@@ -136,9 +146,12 @@ TEST_F(BrokerClusterIntegrationTest, LifecycleFromCreateToGarbageCollection) {
   // Paused: no writes at all, whatever the spec says.
   ASSERT_TRUE(client().patch(api::brokerClusters(), ns(), "life", kube::PatchType::kMerge,
                              {{"metadata", {{"annotations", {{api::kPauseAnnotation, "true"}}}}}}, {}).ok());
-  std::this_thread::sleep_for(1s);
-  ASSERT_TRUE(patchSpec("life", {{"spec", {{"replicas", 3}}}}).ok());
-  std::this_thread::sleep_for(3s);
+  auto paused_spec = client().patch(api::brokerClusters(), ns(), "life", kube::PatchType::kMerge,
+                                    {{"spec", {{"replicas", 3}}}}, {});
+  ASSERT_TRUE(paused_spec.ok());
+  // The operator has seen the new spec and reconciled it, paused: still 2.
+  const std::string paused_version = (*paused_spec)["metadata"]["resourceVersion"];
+  ASSERT_TRUE(eventually([&] { return manager->reconciledVersion(ns(), "life", paused_version); }, 30s));
   EXPECT_EQ(stsReplicas("life"), 2);
   ASSERT_TRUE(client().patch(api::brokerClusters(), ns(), "life", kube::PatchType::kMerge,
                              {{"metadata", {{"annotations", {{api::kPauseAnnotation, nullptr}}}}}}, {}).ok());
@@ -152,8 +165,7 @@ TEST_F(BrokerClusterIntegrationTest, LifecycleFromCreateToGarbageCollection) {
   EXPECT_THAT(condition("life", "Degraded", "message"), HasSubstr("Restore the Secret"));
   EXPECT_TRUE(get(kube::resources::secrets(), "life-default-user").is_null()) << "a new password was generated";
   json restored = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", user["type"]}, {"data", user["data"]},
-                   {"metadata", {{"name", "life-default-user"}, {"labels", user["metadata"]["labels"]},
-                                 {"ownerReferences", user["metadata"]["ownerReferences"]}}}};
+                   {"metadata", {{"name", "life-default-user"}, {"labels", user["metadata"]["labels"]}}}};
   ASSERT_TRUE(client().create(kube::resources::secrets(), ns(), restored, {}).ok());
   ASSERT_TRUE(eventually([&] { return condition("life", "Degraded") == "False"; }, 30s));
 
@@ -162,18 +174,39 @@ TEST_F(BrokerClusterIntegrationTest, LifecycleFromCreateToGarbageCollection) {
   ASSERT_TRUE(client().remove(kube::resources::secrets(), ns(), "life-erlang-cookie", {}).ok());
   ASSERT_TRUE(eventually([&] { return condition("life", "Degraded", "reason") == "ErlangCookieMissing"; }, 30s));
   EXPECT_THAT(condition("life", "Degraded", "message"), HasSubstr("Restore the Secret"));
+  EXPECT_THAT(condition("life", "Degraded", "message"), ::testing::Not(HasSubstr("delete the StatefulSet")));
   EXPECT_TRUE(get(kube::resources::secrets(), "life-erlang-cookie").is_null()) << "a new cookie was generated";
+  json restored_cookie = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", cookie["type"]}, {"data", cookie["data"]},
+                          {"metadata", {{"name", "life-erlang-cookie"}, {"labels", cookie["metadata"]["labels"]}}}};
+  ASSERT_TRUE(client().create(kube::resources::secrets(), ns(), restored_cookie, {}).ok());
+  ASSERT_TRUE(eventually([&] { return condition("life", "Degraded") == "False"; }, 30s));
 
-  // Deleting the BrokerCluster: the real garbage collector removes the children.
+  // Deleting the BrokerCluster: the real garbage collector removes the children; the Secrets stay with
+  // the volume claims' data.
   ASSERT_TRUE(client().remove(api::brokerClusters(), ns(), "life", {}).ok());
   EXPECT_TRUE(eventually([&] {
     return get(kube::resources::statefulSets(), "life-server").is_null() && get(kube::resources::services(), "life").is_null() &&
-           get(kube::resources::configMaps(), "life-config").is_null() && get(kube::resources::secrets(), "life-default-user").is_null() &&
+           get(kube::resources::configMaps(), "life-config").is_null() &&
            get(kube::resources::podDisruptionBudgets(), "life").is_null();
   }, 90s)) << "children left behind after deleting the BrokerCluster";
+  EXPECT_FALSE(get(kube::resources::secrets(), "life-erlang-cookie").is_null());
+  EXPECT_FALSE(get(kube::resources::secrets(), "life-default-user").is_null());
+
+  // Created again under the same name: the same cookie and password, which the retained data knows.
+  ASSERT_TRUE(createCluster("life", {{"replicas", 3}, {"mqtt", {{"enabled", true}}}}).ok());
+  ASSERT_TRUE(eventually([&] { return stsReplicas("life") == 3; }, 60s));
+  EXPECT_EQ(get(kube::resources::secrets(), "life-erlang-cookie")["data"], cookie["data"]);
+  EXPECT_EQ(get(kube::resources::secrets(), "life-default-user")["data"], user["data"]);
+  EXPECT_EQ(condition("life", "Degraded"), "False");
 }
 
 TEST_F(BrokerClusterIntegrationTest, EveryExampleBecomesReady) {
+  // In a namespace that enforces the restricted Pod Security Standard: a broker pod that did not meet it
+  // would be refused at admission and never become Ready.
+  ASSERT_TRUE(client().patch(kube::resources::namespaces(), "", ns(), kube::PatchType::kMerge,
+                             {{"metadata", {{"labels", {{"pod-security.kubernetes.io/enforce", "restricted"},
+                                                        {"pod-security.kubernetes.io/enforce-version", "latest"}}}}}},
+                             {}).ok());
   testing::RunningOperator manager(ns());
   std::vector<std::string> names;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(std::getenv("WARREN_ROOT")) + "/examples")) {
@@ -191,6 +224,24 @@ TEST_F(BrokerClusterIntegrationTest, EveryExampleBecomesReady) {
     EXPECT_TRUE(eventually([&] { return condition(name, "AllReplicasReady") == "True"; }, 90s)) << name;
     EXPECT_EQ(condition(name, "ReconcileSuccess"), "True") << name;
   }
+}
+
+TEST_F(BrokerClusterIntegrationTest, QuantitiesTheServerRespellsCauseNoWritesInSteadyState) {
+  testing::RunningOperator manager(ns(), 1s);
+  ASSERT_TRUE(createCluster("qty", {{"replicas", 1},
+                                    {"resources", {{"limits", {{"memory", "1024Mi"}, {"cpu", "0.5"}}},
+                                                   {"requests", {{"memory", "1024Mi"}, {"cpu", "0.5"}}}}},
+                                    {"persistence", {{"storage", "10240Mi"}}}}).ok());
+  ASSERT_TRUE(eventually([&] { return condition("qty", "AllReplicasReady") == "True"; }, 90s));
+  // The server keeps them as 1Gi, 500m and 10Gi.
+  EXPECT_EQ(get(kube::resources::statefulSets(), "qty-server")["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"], "1Gi");
+  const double writes_before = runtime::Manager::apiWrites();
+  // Positive signal: reconciled at the current version, then three more (the 1 s recheck) — each would re-apply.
+  const std::string settled = get(api::brokerClusters(), "qty")["metadata"]["resourceVersion"];
+  ASSERT_TRUE(eventually([&] { return manager.reconciledVersion(ns(), "qty", settled); }, 30s));
+  const double reconciles = testing::RunningOperator::reconcileCount();
+  ASSERT_TRUE(eventually([&] { return testing::RunningOperator::reconcileCount() >= reconciles + 3; }, 30s));
+  EXPECT_EQ(runtime::Manager::apiWrites(), writes_before) << "1024Mi vs the server's 1Gi was re-applied";
 }
 
 TEST_F(BrokerClusterIntegrationTest, ActiveNodeFailsOverStaysAndWaitsWhenAllAreDown) {

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <set>
+#include <fstream>
 #include <iostream>
 #include <thread>
 
@@ -476,6 +477,30 @@ TEST_F(ClientIntegrationTest, WrongCertificateAuthorityFailsTls) {
   ASSERT_TRUE(client.ok());
   auto version = (*client)->serverVersion();
   ASSERT_FALSE(version.ok());
+  EXPECT_EQ(version.error().reason, "TransportError");
+}
+
+TEST_F(ClientIntegrationTest, AConfiguredCaIsTheOnlyOneTrusted) {
+  // The cluster's CA stands in for a public CA in the system store (OpenSSL reads SSL_CERT_FILE for it).
+  const std::string system_store = ::testing::TempDir() + "system-store.pem";
+  std::ofstream(system_store) << adminConfig().tls.ca_pem;
+  ::setenv("SSL_CERT_FILE", system_store.c_str(), 1);
+  struct Restore {
+    ~Restore() { ::unsetenv("SSL_CERT_FILE"); }
+  } restore;
+  // Control: with no CA configured the system store is used, and it trusts the server.
+  ClientConfig system_only = adminConfig();
+  system_only.tls.ca_pem.clear();
+  auto trusting = Client::fromConfig(system_only);
+  ASSERT_TRUE(trusting.ok());
+  ASSERT_TRUE((*trusting)->serverVersion().ok()) << "the stand-in system store is not in effect; the test proves nothing";
+  // A configured CA that did not sign the server: refused, although the system store would accept it.
+  ClientConfig pinned = adminConfig();
+  pinned.tls.ca_pem = pinned.tls.client_cert_pem;
+  auto client = Client::fromConfig(pinned);
+  ASSERT_TRUE(client.ok());
+  auto version = (*client)->serverVersion();
+  ASSERT_FALSE(version.ok()) << "a configured CA must replace the system store, not add to it";
   EXPECT_EQ(version.error().reason, "TransportError");
 }
 

@@ -12,6 +12,8 @@
 #include "controllers/counting_service_controller.h"
 #include "live_cluster.h"
 #include "runtime/manager.h"
+#include "runtime/metrics.h"
+#include "api/broker_cluster.h"
 
 namespace warren::testing {
 
@@ -25,6 +27,8 @@ class RunningOperator {
     controllers::addBrokerClusterController(*manager_, ns, 2, secret_recheck);
     controllers::addBrokerBindingController(*manager_, ns, 2, secret_recheck);
     controllers::addCountingServiceController(*manager_, ns, 2, secret_recheck);
+    // The controllers' own cache of BrokerClusters (the manager shares it).
+    clusters_ = manager_->addInformer({api::brokerClusters(), ns, "", ""});
     thread_ = std::thread([this] { manager_->run(stop_); });
   }
   ~RunningOperator() {
@@ -33,7 +37,41 @@ class RunningOperator {
   }
   bool ready() const { return manager_->ready(); }
 
+  // A positive signal for "nothing happened" checks: true once the
+  // operator's cache holds BrokerCluster ns/name at `resource_version` (or
+  // newer) and a BrokerCluster reconcile has finished since this was first
+  // asked for that version, so that reconcile saw it.
+  bool reconciledVersion(const std::string& ns, const std::string& name, const std::string& resource_version) {
+    auto cached = clusters_->store().get(runtime::objectKey(ns, name));
+    if (!cached) return false;
+    const std::string seen = (*cached)["metadata"].value("resourceVersion", "");
+    if (seen.size() < resource_version.size() || (seen.size() == resource_version.size() && seen < resource_version)) {
+      return false;
+    }
+    const double now = reconcileCount();
+    if (resource_version != counted_version_) {
+      counted_version_ = resource_version;
+      count_at_cache_ = now;
+      return false;
+    }
+    return now > count_at_cache_;
+  }
+
+  // Finished reconciles of the BrokerCluster controller in this process.
+  static double reconcileCount() {
+    double total = 0;
+    metrics::registry()
+        .counter("controller_runtime_reconcile_total", "Reconciles per controller and result.", {"controller", "result"})
+        .forEach([&total](const metrics::LabelValues& labels, const metrics::Counter& counter) {
+          if (labels.at(0) == "brokercluster") total += counter.value();
+        });
+    return total;
+  }
+
  private:
+  std::shared_ptr<runtime::Informer> clusters_;
+  std::string counted_version_;
+  double count_at_cache_ = 0;
   std::unique_ptr<runtime::Manager> manager_;
   kube::Cancellation stop_;
   std::thread thread_;

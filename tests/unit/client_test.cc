@@ -209,5 +209,21 @@ TEST(CancellationTest, CallbacksMayUnsubscribeAndLateSubscribersRunAtOnce) {
   cancel.unsubscribe(late);  // already ran; returns at once
 }
 
+TEST(ClientFromConfigTest, ABearerTokenIsNeverSentOverPlainHttpUnlessAllowed) {
+  ClientConfig config;
+  config.server = "http://127.0.0.1:1";
+  config.auth.token = "secret-token";
+  auto refused = Client::fromConfig(config);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.error().reason, "InvalidConfig");
+  EXPECT_NE(refused.error().message.find("http://"), std::string::npos);
+  EXPECT_EQ(refused.error().message.find("secret-token"), std::string::npos) << "the token is never in a message";
+  ClientOptions allowed;
+  allowed.allow_http_bearer = true;
+  EXPECT_TRUE(Client::fromConfig(config, allowed).ok());
+  config.auth.token.clear();
+  EXPECT_TRUE(Client::fromConfig(config).ok()) << "no bearer token, nothing to protect";
+}
+
 }  // namespace
 }  // namespace warren::kube

@@ -1,6 +1,7 @@
 // Controller outcomes with a scripted reconciler: success, requeue after a
 // delay, retried errors and terminal errors.
 #include "runtime/controller.h"
+#include "runtime/metrics.h"
 
 #include "runtime/manager.h"
 #include "runtime/object_helpers.h"
@@ -59,6 +60,19 @@ ControllerOptions options(int workers) {
   return o;
 }
 
+// Reconciles of the "test" controllers that ended with `result`, from the metrics they record: the
+// positive signal that a reconcile has fully finished (its outcome handled), before checking that nothing
+// more happens.
+double finished(const std::string& result) {
+  double total = 0;
+  metrics::registry()
+      .counter("controller_runtime_reconcile_total", "Reconciles per controller and result.", {"controller", "result"})
+      .forEach([&](const metrics::LabelValues& labels, const metrics::Counter& counter) {
+        if (labels.at(0) == "test" && labels.at(1) == result) total += counter.value();
+      });
+  return total;
+}
+
 TEST(ControllerTest, ErrorsAreRetriedUntilSuccess) {
   auto reconciler = std::make_shared<ScriptedReconciler>();
   reconciler->script = [](const Request&, int call) -> ReconcileOutcome {
@@ -67,9 +81,12 @@ TEST(ControllerTest, ErrorsAreRetriedUntilSuccess) {
   };
   Controller controller(options(2), reconciler);
   controller.start();
+  const double successes = finished("success");
   controller.enqueue({"ns", "a"});
-  EXPECT_TRUE(waitUntil([&] { return reconciler->callsFor("ns/a") == 3; }));
-  std::this_thread::sleep_for(50ms);
+  EXPECT_TRUE(waitUntil([&] { return finished("success") == successes + 1; }));
+  // The success was handled and nothing is queued or waiting: no call can follow.
+  EXPECT_EQ(controller.queue().length(), 0u);
+  EXPECT_EQ(controller.queue().waitingCount(), 0u);
   EXPECT_EQ(reconciler->callsFor("ns/a"), 3);  // success ends the retries
   EXPECT_EQ(controller.queue().numRequeues("ns/a"), 0);
   controller.stop();
@@ -82,9 +99,11 @@ TEST(ControllerTest, TerminalErrorsAreNotRetried) {
   };
   Controller controller(options(1), reconciler);
   controller.start();
+  const double terminal = finished("terminal_error");
   controller.enqueue({"ns", "bad"});
-  EXPECT_TRUE(waitUntil([&] { return reconciler->callsFor("ns/bad") == 1; }));
-  std::this_thread::sleep_for(100ms);
+  EXPECT_TRUE(waitUntil([&] { return finished("terminal_error") == terminal + 1; }));
+  EXPECT_EQ(controller.queue().length(), 0u);
+  EXPECT_EQ(controller.queue().waitingCount(), 0u) << "a terminal error was scheduled for a retry";
   EXPECT_EQ(reconciler->callsFor("ns/bad"), 1);
   controller.stop();
 }

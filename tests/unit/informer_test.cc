@@ -118,5 +118,34 @@ TEST(StoreTest, IndexesByNamespaceOwnerAndCustom) {
   EXPECT_TRUE(store.byIndex("missing-index", "x").empty());
 }
 
+TEST(InformerBoundaryTest, ThrowingTransformsIndexesAndHandlersAreSkippedNotFatal) {
+  InformerOptions options{kube::resources::pods(), "", "", ""};
+  options.transform_name = "throws-on-b";
+  options.transform = [](json& object) {
+    if (object["metadata"]["name"] == "b") throw std::runtime_error("transform failed");
+    object["transformed"] = true;
+  };
+  Informer informer(nullptr, options);
+  informer.addIndex("throws", [](const json& object) -> std::vector<std::string> {
+    if (object["metadata"]["name"] == "c") throw std::runtime_error("index failed");
+    return {"all"};
+  });
+  std::vector<std::string> seen;
+  informer.addHandler({[&](const ObjectPtr& o) {
+                         if ((*o)["metadata"]["name"] == "a") throw std::runtime_error("handler failed");
+                         seen.push_back(objectKey(*o));
+                       },
+                       nullptr, nullptr});
+  for (const char* name : {"a", "b", "c", "d"}) {
+    EXPECT_NO_THROW(informer.apply({WatcherEvent::Type::kApply, pod(name, "1")}));
+  }
+  // Every object is cached (b as it came), the others' handlers ran, c is only missing from the index.
+  EXPECT_EQ(informer.store().size(), 4u);
+  EXPECT_FALSE(informer.store().get("n/b")->contains("transformed"));
+  EXPECT_TRUE(informer.store().get("n/a")->contains("transformed"));
+  EXPECT_EQ(seen, (std::vector<std::string>{"n/b", "n/c", "n/d"}));
+  EXPECT_EQ(informer.store().byIndex("throws", "all").size(), 3u);
+}
+
 }  // namespace
 }  // namespace warren::runtime

@@ -130,6 +130,63 @@ TEST(HttpServerTest, ServesHandlersOnLoopback) {
   EXPECT_FALSE(bad.start("no-port").ok());
 }
 
+std::string httpGet6(int port, const std::string& path) {
+  const int fd = ::socket(AF_INET6, SOCK_STREAM, 0);
+  sockaddr_in6 address{};
+  address.sin6_family = AF_INET6;
+  address.sin6_port = htons(static_cast<uint16_t>(port));
+  address.sin6_addr = in6addr_loopback;
+  if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    if (fd >= 0) ::close(fd);
+    return "connect failed";
+  }
+  const std::string request = "GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n";
+  (void)::send(fd, request.data(), request.size(), 0);
+  std::string response;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return response;
+}
+
+TEST(HttpServerTest, StalledScrapersNeverBlockHealthz) {
+  // Two workers; a third and fourth connection wait in the backlog, so the health check is served as soon as
+  // a worker frees, which the I/O timeout guarantees.
+  HttpServer server(2, std::chrono::milliseconds(300));
+  server.handle("/healthz", [] { return HttpReply{200, "text/plain", "ok\n"}; });
+  server.handle("/metrics", [] { return HttpReply{200, "text/plain", std::string(8 << 20, 'm')}; });
+  ASSERT_TRUE(server.start("127.0.0.1:0").ok());
+  auto connect = [&] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(server.port()));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    return fd;
+  };
+  // One client connects and never sends; another asks for 8 MiB of metrics and never reads.
+  const int silent = connect();
+  const int not_reading = connect();
+  const std::string request = "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_GT(::send(not_reading, request.data(), request.size(), 0), 0);
+  // Both workers are now held by them; the health check still gets its answer.
+  EXPECT_THAT(httpGet(server.port(), "/healthz"), HasSubstr("HTTP/1.1 200 OK"));
+  EXPECT_THAT(httpGet(server.port(), "/healthz"), HasSubstr("ok"));
+  ::close(silent);
+  ::close(not_reading);
+  server.stop();
+}
+
+TEST(HttpServerTest, ListensOnIpv6AndIpv4WhenNoHostIsGiven) {
+  HttpServer server;
+  server.handle("/healthz", [] { return HttpReply{200, "text/plain", "ok\n"}; });
+  ASSERT_TRUE(server.start(":0").ok());
+  EXPECT_THAT(httpGet(server.port(), "/healthz"), HasSubstr("HTTP/1.1 200 OK"));
+  EXPECT_THAT(httpGet6(server.port(), "/healthz"), HasSubstr("HTTP/1.1 200 OK"));
+}
+
 class RecordingWriter : public kube::ObjectWriter {
  public:
   std::vector<std::pair<std::string, json>> calls;
@@ -257,6 +314,28 @@ TEST(ApplyOwnedTest, WritesOnlyWhatTheCacheDoesNotAlreadyHold) {
   live["data"]["k"] = "edited";
   ASSERT_TRUE(applyOwned(client, client, kube::resources::configMaps(), "ns", &live, desired, "warren").ok());
   EXPECT_EQ(client.writes().size(), 2u);
+}
+
+TEST(ContainsAllTest, QuantitiesAreComparedByValueNotSpelling) {
+  EXPECT_EQ(*parseQuantity("1Gi"), *parseQuantity("1024Mi"));
+  EXPECT_NEAR(static_cast<double>(*parseQuantity("500m")), 0.5, 1e-12);
+  EXPECT_EQ(*parseQuantity("1e3"), 1000.0L);
+  EXPECT_FALSE(parseQuantity("1Gb").has_value());
+  EXPECT_FALSE(parseQuantity("abc").has_value());
+  const json desired = {{"spec", {{"resources", {{"limits", {{"memory", "1024Mi"}, {"cpu", "0.5"}}},
+                                                 {"requests", {{"storage", "10240Mi"}}}}},
+                                  {"image", "1Gi"}}}};
+  const json live = {{"spec", {{"resources", {{"limits", {{"memory", "1Gi"}, {"cpu", "500m"}}},
+                                              {"requests", {{"storage", "10Gi"}}}}},
+                               {"image", "1Gi"}}}};
+  EXPECT_TRUE(containsAll(live, desired)) << "a spec with 1024Mi must not be re-applied forever";
+  json bigger = live;
+  bigger["spec"]["resources"]["limits"]["memory"] = "2Gi";
+  EXPECT_FALSE(containsAll(bigger, desired));
+  // Outside requests and limits strings are strings.
+  json other = desired;
+  other["spec"]["image"] = "1024Mi";
+  EXPECT_FALSE(containsAll(live, other));
 }
 
 TEST(ApplyOwnedTest, NeverAppliesOverAnObjectOfSomeoneElse) {

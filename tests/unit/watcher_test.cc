@@ -114,6 +114,20 @@ TEST_F(WatcherTest, ResumesFromTheLastBookmarkAfterTheStreamEnds) {
   EXPECT_EQ(watcher_.relists(), 1);
 }
 
+TEST_F(WatcherTest, AWatchClosedAtOnceWithoutAnEventBacksOffInsteadOfSpinning) {
+  source_->pages.push_back(json{{"metadata", {{"resourceVersion", "5"}}}, {"items", json::array()}});
+  step();
+  source_->watches.push_back({{}, {}});
+  source_->watches.push_back({{}, {}});
+  const auto first = step();
+  const auto second = step();
+  EXPECT_GT(first.count(), 0) << "a server closing every watch at once must not be hammered";
+  EXPECT_GT(second, first) << "the delay grows";
+  EXPECT_EQ(watcher_.state(), Watcher::State::kWatching);
+  EXPECT_EQ(watcher_.resourceVersion(), "5");
+  EXPECT_EQ(watcher_.relists(), 1);
+}
+
 TEST_F(WatcherTest, InStreamGoneRelists) {
   source_->pages.push_back(json{{"metadata", {{"resourceVersion", "5"}}}, {"items", {object("a", "1")}}});
   step();
