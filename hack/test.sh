@@ -14,6 +14,14 @@ hack/install-deps.sh
 [[ -x /usr/local/go/bin/go ]] && export PATH="/usr/local/go/bin:$PATH"
 hack/build-tools.sh
 hack/build.sh
+# The fuzz campaign (ctest label "fuzz") runs an ASan+UBSan build of the operator.
+ASAN_BUILD_DIR="${WARREN_ASAN_BUILD_DIR:-$WARREN_ROOT/build-asan}"
+if [[ ! -f "$ASAN_BUILD_DIR/build.ninja" ]]; then
+  cmake -S "$WARREN_ROOT" -B "$ASAN_BUILD_DIR" -G Ninja -DWARREN_SANITIZE=ON -DWARREN_BUILD_TESTS=OFF \
+    -DWARREN_BUILD_BENCHMARKS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
+fi
+cmake --build "$ASAN_BUILD_DIR" --target warren-operator
+export WARREN_ASAN_OPERATOR="$ASAN_BUILD_DIR/operator/warren-operator"
 
 started_cluster=0
 if ! hack/local-cluster.sh status >/dev/null 2>&1; then

@@ -36,6 +36,13 @@ struct Error {
   bool isConflict() const { return http_status == 409 && reason != "AlreadyExists"; }
   bool isGone() const { return http_status == 410 || reason == "Expired" || reason == "Gone"; }
   bool isInvalid() const { return reason == "Invalid" || http_status == 422; }
+  // The server refused what was sent, so sending it again cannot help: Invalid, BadRequest, or a
+  // server-side apply whose content does not fit the type's schema (which the API server answers
+  // with 500 "failed to create typed patch object").
+  bool isRejectedContent() const {
+    return isInvalid() || http_status == 400 ||
+           (http_status == 500 && message.find("failed to create typed patch object") != std::string::npos);
+  }
   bool isForbidden() const { return reason == "Forbidden" || http_status == 403; }
   bool isUnauthorized() const { return reason == "Unauthorized" || http_status == 401; }
   // warren refused to write an object it does not own (see runtime/object_helpers.h).

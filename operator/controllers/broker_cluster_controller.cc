@@ -71,6 +71,7 @@ struct BrokerClusterReconciler::Outcome {
   std::string reconcile_reason = "Success";
   std::string reconcile_message = "all children are as specified";
   bool stop = false;  // a condition that must not be applied past
+  std::optional<Error> retry;  // a failure to retry with backoff once status is written
 
   void degrade(std::string reason, std::string message) {
     degraded = true;
@@ -181,12 +182,15 @@ Status BrokerClusterReconciler::applyChild(const api::BrokerCluster& cluster, co
     outcome.fail("NotOwned", applied.error().message);
     return okStatus();
   }
-  if (applied.error().isInvalid()) {
-    // A change the API refuses (an immutable field): report, do not retry.
+  if (applied.error().isRejectedContent()) {
+    // A change the API refuses (an immutable field, content that does not fit the schema): report, do not retry.
     outcome.fail("ChildRejected", type.kind + " " + name + " was rejected: " + applied.error().message);
     return okStatus();
   }
-  return applied.error();
+  // Anything else is retried with backoff, and said in status meanwhile.
+  outcome.fail("ChildApplyFailed", type.kind + " " + name + " could not be applied: " + applied.error().describe());
+  if (!outcome.retry) outcome.retry = applied.error();
+  return okStatus();
 }
 
 BrokerClusterReconciler::Observed BrokerClusterReconciler::observe(const api::BrokerCluster& cluster,
@@ -307,7 +311,13 @@ BrokerClusterReconciler::Observed BrokerClusterReconciler::observe(const api::Br
 
 runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Request& request) {
   const runtime::ObjectPtr object = informers_.clusters->store().get(request.key());
-  if (!object) return runtime::ReconcileResult{};  // deleted: the garbage collector removes the children
+  if (!object) {
+    // Deleted: the garbage collector removes the children; its series go from /metrics.
+    metrics::registry()
+        .counter("warren_failovers_total", "Active-node moves, per BrokerCluster.", {"namespace", "cluster"})
+        .remove({request.ns, request.name});
+    return runtime::ReconcileResult{};
+  }
   if (object->contains("/metadata/deletionTimestamp"_json_pointer)) return runtime::ReconcileResult{};
 
   auto parsed = api::parseBrokerCluster(*object);
@@ -374,6 +384,7 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
     log::info("active node moved", {log::Field("cluster", request.key()), log::Field("from", observed.rerouted->first),
                                     log::Field("to", observed.rerouted->second)});
   }
+  if (outcome.retry) return *outcome.retry;
   runtime::ReconcileResult result;
   // The Secrets are not watched: re-read them in a while, sooner if a debounce window ends.
   result.requeue_after = std::min(observed.recheck_after.value_or(secret_recheck_), secret_recheck_);

@@ -153,6 +153,15 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
                                            desired, api::kFieldManager);
         !applied) {
       if (applied.error().isNotOwned()) return notOwned(applied.error());
+      if (applied.error().isRejectedContent()) {
+        // spec.resources (or an image) the API refuses: report, do not retry until the spec changes.
+        return finish({"Ready", "False", "ChildRejected", "Deployment " + desired["metadata"]["name"].get<std::string>() +
+                                                              " was rejected: " + applied.error().message});
+      }
+      // Retried with backoff; said in status meanwhile.
+      if (auto reported = finish({"Ready", "False", "ApplyFailed", applied.error().describe()}); !reported) {
+        return reported.error();
+      }
       return applied.error();
     }
   }

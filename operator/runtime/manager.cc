@@ -119,6 +119,7 @@ int Manager::run(kube::Cancellation& stop) {
                      : HttpReply{503, "text/plain", "informers not synced\n"};
     });
     http_.handle("/metrics", [] {
+      metrics::updateProcessMetrics();
       return HttpReply{200, "text/plain; version=0.0.4; charset=utf-8", metrics::registry().render()};
     });
     if (auto started = http_.start(options_.http_address); !started) {

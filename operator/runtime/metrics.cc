@@ -1,6 +1,12 @@
 #include "runtime/metrics.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -149,7 +155,70 @@ Family<Histogram>& Registry::histogram(const std::string& name, const std::strin
   return *histograms_.back();
 }
 
+int Registry::addScrapeHook(std::function<void()> hook) {
+  std::lock_guard<std::mutex> lock(hooks_mutex_);
+  hooks_[next_hook_] = std::move(hook);
+  return next_hook_++;
+}
+
+void Registry::removeScrapeHook(int id) {
+  std::lock_guard<std::mutex> lock(hooks_mutex_);
+  hooks_.erase(id);
+}
+
+void updateProcessMetrics() {
+  auto& r = registry();
+  // /proc/self/stat: utime and stime are fields 14 and 15, starttime 22 (after the parenthesised name).
+  std::ifstream stat_file("/proc/self/stat");
+  std::string stat((std::istreambuf_iterator<char>(stat_file)), std::istreambuf_iterator<char>());
+  const auto close = stat.rfind(')');
+  if (close != std::string::npos) {
+    std::istringstream fields(stat.substr(close + 2));
+    std::vector<std::string> f((std::istream_iterator<std::string>(fields)), std::istream_iterator<std::string>());
+    const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK));
+    if (f.size() > 19 && ticks > 0) {
+      r.counter("process_cpu_seconds_total", "User and system CPU time spent, in seconds.")
+          .get()
+          .mirror((std::stod(f[11]) + std::stod(f[12])) / ticks);
+      std::ifstream proc_stat("/proc/stat");
+      for (std::string line; std::getline(proc_stat, line);) {
+        if (line.rfind("btime ", 0) == 0) {
+          r.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch, in seconds.")
+              .get()
+              .set(std::stod(line.substr(6)) + std::stod(f[19]) / ticks);
+        }
+      }
+    }
+  }
+  std::ifstream statm("/proc/self/statm");
+  long long size = 0, resident = 0;
+  if (statm >> size >> resident) {
+    r.gauge("process_resident_memory_bytes", "Resident memory size in bytes.")
+        .get()
+        .set(static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)));
+    r.gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.")
+        .get()
+        .set(static_cast<double>(size) * static_cast<double>(sysconf(_SC_PAGESIZE)));
+  }
+  std::error_code error;
+  double fds = 0;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", error);
+       !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
+    ++fds;
+  }
+  r.gauge("process_open_fds", "Number of open file descriptors.").get().set(fds);
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    r.gauge("process_max_fds", "Maximum number of open file descriptors.").get().set(static_cast<double>(limit.rlim_cur));
+  }
+}
+
 std::string Registry::render() const {
+  {
+    // Run under the hooks' lock, so removeScrapeHook() waits for a running hook (its owner may be going away).
+    std::lock_guard<std::mutex> lock(hooks_mutex_);
+    for (const auto& [id, hook] : hooks_) hook();
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   std::ostringstream out;
   for (const auto& [type, index] : order_) {

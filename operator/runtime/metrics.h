@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -17,6 +18,8 @@ using LabelValues = std::vector<std::string>;
 class Counter {
  public:
   void inc(double by = 1.0);
+  // For counters kept elsewhere and mirrored at scrape time (process CPU).
+  void mirror(double total) { value_.store(total); }
   double value() const { return value_.load(); }
 
  private:
@@ -69,6 +72,12 @@ class Family {
   // reference stays valid for the registry's lifetime.
   Metric& with(const LabelValues& values);
   Metric& get() { return with({}); }
+  // Drops the series (of an object that is gone); a reference from with()
+  // for it must not be used afterwards.
+  void remove(const LabelValues& values) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    series_.erase(values);
+  }
 
   const std::string& name() const { return name_; }
   const std::string& help() const { return help_; }
@@ -96,10 +105,19 @@ class Registry {
                        std::vector<std::string> labels = {});
   Family<Histogram>& histogram(const std::string& name, const std::string& help,
                                std::vector<std::string> labels, std::vector<double> bounds);
-  // Prometheus text format, families in registration order.
+  // Prometheus text format, families in registration order; runs the
+  // scrape hooks first.
   std::string render() const;
+  // A hook run before every render (for values computed on demand: process
+  // figures, in-flight work). Returns an id for removeScrapeHook(), which
+  // waits for the hook if it is running. Hooks must not render.
+  int addScrapeHook(std::function<void()> hook);
+  void removeScrapeHook(int id);
 
  private:
+  mutable std::mutex hooks_mutex_;
+  std::map<int, std::function<void()>> hooks_;
+  int next_hook_ = 0;
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<Family<Counter>>> counters_;
   std::vector<std::unique_ptr<Family<Gauge>>> gauges_;
@@ -109,6 +127,11 @@ class Registry {
 
 // The process-wide registry that /metrics serves.
 Registry& registry();
+
+// Updates the process_* metrics (CPU seconds, resident memory, open and
+// maximum file descriptors, start time) from /proc; registered as a scrape
+// hook by the manager.
+void updateProcessMetrics();
 
 // Bucket bounds in seconds for request and reconcile latencies.
 std::vector<double> latencyBuckets();

@@ -1,5 +1,7 @@
 #include "runtime/work_queue.h"
 
+#include <algorithm>
+
 #include "runtime/metrics.h"
 
 namespace warren::runtime {
@@ -15,6 +17,15 @@ struct QueueMetrics {
   metrics::Family<metrics::Histogram>& latency = metrics::registry().histogram(
       "workqueue_queue_duration_seconds", "Time a key waits in the queue before processing.",
       {"name"}, metrics::latencyBuckets());
+  metrics::Family<metrics::Histogram>& work = metrics::registry().histogram(
+      "workqueue_work_duration_seconds", "Time processing a key takes (get to done).", {"name"},
+      metrics::latencyBuckets());
+  metrics::Family<metrics::Gauge>& unfinished = metrics::registry().gauge(
+      "workqueue_unfinished_work_seconds",
+      "Seconds of work in progress not yet observed by work_duration; large values mean stuck reconciles.", {"name"});
+  metrics::Family<metrics::Gauge>& longest = metrics::registry().gauge(
+      "workqueue_longest_running_processor_seconds", "How long the longest running reconcile has been running.",
+      {"name"});
 };
 
 QueueMetrics& queueMetrics() {
@@ -27,9 +38,25 @@ QueueMetrics& queueMetrics() {
 WorkQueue::WorkQueue(std::string name, std::unique_ptr<RetryRateLimiter> limiter)
     : name_(std::move(name)), limiter_(std::move(limiter)) {
   delay_thread_ = std::thread([this] { delayLoop(); });
+  if (!name_.empty()) {
+    // In-flight work is measured when scraped, not on a timer.
+    scrape_hook_ = metrics::registry().addScrapeHook([this] {
+      std::lock_guard<std::mutex> lock(mutex_);
+      const auto now = clock::now();
+      double total = 0, longest = 0;
+      for (const auto& [key, started] : started_at_) {
+        const double seconds = std::chrono::duration<double>(now - started).count();
+        total += seconds;
+        longest = std::max(longest, seconds);
+      }
+      queueMetrics().unfinished.with({name_}).set(total);
+      queueMetrics().longest.with({name_}).set(longest);
+    });
+  }
 }
 
 WorkQueue::~WorkQueue() {
+  if (scrape_hook_ >= 0) metrics::registry().removeScrapeHook(scrape_hook_);
   shutDown();
   if (delay_thread_.joinable()) delay_thread_.join();
 }
@@ -88,6 +115,7 @@ std::optional<std::string> WorkQueue::get() {
   std::string key = std::move(queue_.front());
   queue_.pop_front();
   processing_.insert(key);
+  started_at_[key] = clock::now();
   dirty_.erase(key);
   if (!name_.empty()) {
     queueMetrics().depth.with({name_}).set(static_cast<double>(queue_.size()));
@@ -103,6 +131,12 @@ std::optional<std::string> WorkQueue::get() {
 void WorkQueue::done(const std::string& key) {
   std::lock_guard<std::mutex> lock(mutex_);
   processing_.erase(key);
+  if (auto it = started_at_.find(key); it != started_at_.end()) {
+    if (!name_.empty()) {
+      queueMetrics().work.with({name_}).observe(std::chrono::duration<double>(clock::now() - it->second).count());
+    }
+    started_at_.erase(it);
+  }
   if (dirty_.count(key) != 0) {
     queue_.push_back(key);
     ready_.notify_one();

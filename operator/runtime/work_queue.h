@@ -70,6 +70,8 @@ class WorkQueue {
   std::unordered_set<std::string> dirty_;
   std::unordered_set<std::string> processing_;
   std::unordered_map<std::string, clock::time_point> added_at_;  // for queue latency
+  std::unordered_map<std::string, clock::time_point> started_at_;  // for work duration
+  int scrape_hook_ = -1;
   std::multimap<clock::time_point, std::string> waiting_;
   std::unordered_map<std::string, clock::time_point> waiting_due_;
   bool shutting_down_ = false;

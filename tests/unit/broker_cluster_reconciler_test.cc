@@ -142,6 +142,23 @@ TEST_F(BrokerClusterReconcilerTest, AServiceOfSomeoneElseUnderAChildsNameIsRepor
   EXPECT_EQ(client_->stored(kube::resources::services(), "ns", "bus"), theirs);
 }
 
+TEST_F(BrokerClusterReconcilerTest, ChildrenTheServerRefusesAreReportedAndOtherFailuresRetriedAndReported) {
+  // Found by the fuzz campaign: tolerations the schema lets through but a StatefulSet cannot hold make
+  // server-side apply answer 500 "failed to create typed patch object"; it was retried forever, unreported.
+  cluster({{"replicas", 1}});
+  client_->failNext("apply", "statefulsets",
+                    Error{500, "InternalError", "failed to create typed patch object (ns/bus-server): .spec.template.spec."
+                                                "tolerations[0].key: expected string"});
+  auto outcome = reconcile();
+  ASSERT_TRUE(outcome.ok()) << "content the server refuses is not retried";
+  EXPECT_EQ(condition("ReconcileSuccess")["reason"], "ChildRejected");
+  resync();
+  client_->failNext("apply", "statefulsets", Error{503, "ServiceUnavailable", "try later"});
+  auto transient = reconcile();
+  ASSERT_FALSE(transient.ok()) << "a transient failure is retried";
+  EXPECT_EQ(condition("ReconcileSuccess")["reason"], "ChildApplyFailed") << "and said in status meanwhile";
+}
+
 TEST_F(BrokerClusterReconcilerTest, NoHealthyNodeKeepsTheActiveNodeAndSaysSo) {
   cluster({{"replicas", 2}, {"failover", {{"unhealthyAfterSeconds", 1}}}},
           {{"activeNode", "rabbit@bus-server-0.bus-nodes.ns"}});

@@ -9,6 +9,7 @@
 #include "runtime/metrics.h"
 #include "runtime/object_helpers.h"
 #include "runtime/status_draft.h"
+#include "runtime/work_queue.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>
@@ -113,6 +114,27 @@ std::string httpGet(int port, const std::string& path) {
   while ((n = ::recv(fd, buf, sizeof buf, 0)) > 0) response.append(buf, static_cast<size_t>(n));
   ::close(fd);
   return response;
+}
+
+TEST(MetricsTest, ProcessAndInFlightWorkAreMeasuredWhenScraped) {
+  metrics::updateProcessMetrics();
+  WorkQueue queue("scraped-queue", defaultRetryLimiter({}));
+  queue.add("k");
+  ASSERT_EQ(*queue.get(), "k");
+  std::string text = metrics::registry().render();
+  for (const char* name : {"process_cpu_seconds_total ", "process_resident_memory_bytes ", "process_open_fds ",
+                           "process_start_time_seconds ", "workqueue_unfinished_work_seconds{name=\"scraped-queue\"} ",
+                           "workqueue_longest_running_processor_seconds{name=\"scraped-queue\"} "}) {
+    EXPECT_THAT(text, HasSubstr(name));
+  }
+  queue.done("k");
+  text = metrics::registry().render();
+  EXPECT_THAT(text, HasSubstr("workqueue_work_duration_seconds_count{name=\"scraped-queue\"} 1"));
+  EXPECT_THAT(text, HasSubstr("workqueue_unfinished_work_seconds{name=\"scraped-queue\"} 0\n"));
+  auto& family = metrics::registry().counter("gone_total", "x", {"cluster"});
+  family.with({"a"}).inc();
+  family.remove({"a"});
+  EXPECT_THAT(metrics::registry().render(), ::testing::Not(HasSubstr("gone_total{cluster=\"a\"}")));
 }
 
 TEST(HttpServerTest, ServesHandlersOnLoopback) {
