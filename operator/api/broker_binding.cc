@@ -63,18 +63,10 @@ BindingTarget readTarget(FieldReader& reader) {
 Result<BrokerBinding> parseBrokerBinding(const nlohmann::json& object) {
   BrokerBinding binding;
   FieldReader root(&object, "");
-  const ObjectIdentity identity = readIdentity(root);
-  binding.name = identity.name;
-  binding.ns = identity.ns;
-  binding.uid = identity.uid;
-  binding.generation = identity.generation;
+  static_cast<ObjectIdentity&>(binding) = readIdentity(root);
   FieldReader spec = root.object("spec");
   BrokerBindingSpec& s = binding.spec;
-  FieldReader ref = spec.object("brokerClusterRef");
-  if (!spec.has("brokerClusterRef")) spec.fail("brokerClusterRef", "is required");
-  ref.require("name", s.cluster_name);
-  if (ref.ok() && s.cluster_name.empty()) ref.fail("name", "must not be empty");
-  ref.read("namespace", s.cluster_namespace);
+  readClusterRef(spec, s.cluster_name, &s.cluster_namespace);
   if (s.cluster_namespace.empty()) s.cluster_namespace = binding.ns;
   for (auto& target : spec.items("targets")) {
     if (target.node() != nullptr && !target.node()->is_object()) {

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/field_reader.h"
 #include "common/result.h"
 #include "kube/resource.h"
 
@@ -49,11 +50,7 @@ struct BrokerBindingSpec {
   std::vector<WorkloadRef> workloads;
 };
 
-struct BrokerBinding {
-  std::string name;
-  std::string ns;
-  std::string uid;
-  long long generation = 0;
+struct BrokerBinding : ObjectIdentity {
   BrokerBindingSpec spec;
 
   // Its output depends on Secrets (targets or the credentials copy).

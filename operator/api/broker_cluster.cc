@@ -55,12 +55,7 @@ Result<BrokerCluster> parseBrokerCluster(const json& object) {
   BrokerCluster cluster;
   cluster.raw = object;
   FieldReader root(&object, "");
-  const ObjectIdentity identity = readIdentity(root);
-  cluster.name = identity.name;
-  cluster.ns = identity.ns;
-  cluster.uid = identity.uid;
-  cluster.generation = identity.generation;
-  cluster.annotations = identity.annotations;
+  static_cast<ObjectIdentity&>(cluster) = readIdentity(root);
   if (object.is_object() && object.contains("status") && object["status"].is_object()) cluster.status = object["status"];
   if (!root.ok()) return root.status().error();
   // Names of children (<name>-erlang-cookie, pods <name>-server-N) must stay valid DNS labels.

@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/field_reader.h"
 #include "common/result.h"
 #include "kube/resource.h"
 
@@ -57,12 +58,7 @@ struct BrokerClusterSpec {
   int termination_grace_period_seconds = 60;
 };
 
-struct BrokerCluster {
-  std::string name;
-  std::string ns;
-  std::string uid;
-  long long generation = 0;
-  std::map<std::string, std::string> annotations;
+struct BrokerCluster : ObjectIdentity {
   BrokerClusterSpec spec;
   nlohmann::json status = nlohmann::json::object();  // as stored (an object, also when absent)
   nlohmann::json raw;     // the whole object (for owner references and events)

@@ -13,17 +13,10 @@ const kube::ResourceType& countingServices() {
 Result<CountingService> parseCountingService(const nlohmann::json& object) {
   CountingService service;
   FieldReader root(&object, "");
-  const ObjectIdentity identity = readIdentity(root);
-  service.name = identity.name;
-  service.ns = identity.ns;
-  service.uid = identity.uid;
-  service.generation = identity.generation;
+  static_cast<ObjectIdentity&>(service) = readIdentity(root);
   FieldReader spec = root.object("spec");
   CountingServiceSpec& s = service.spec;
-  if (!spec.has("brokerClusterRef")) spec.fail("brokerClusterRef", "is required");
-  FieldReader ref = spec.object("brokerClusterRef");
-  ref.require("name", s.cluster_name);
-  if (ref.ok() && s.cluster_name.empty()) ref.fail("name", "must not be empty");
+  readClusterRef(spec, s.cluster_name, nullptr);
   spec.read("protocol", s.protocol);
   if (s.protocol != "mqtt" && s.protocol != "amqp") spec.fail("protocol", "must be mqtt or amqp, not \"" + s.protocol + "\"");
   spec.read("intervalSeconds", s.interval_seconds);

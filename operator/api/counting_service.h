@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/field_reader.h"
 #include "common/result.h"
 #include "kube/resource.h"
 
@@ -26,11 +27,7 @@ struct CountingServiceSpec {
   nlohmann::json resources;  // core/v1 ResourceRequirements; null when unset
 };
 
-struct CountingService {
-  std::string name;
-  std::string ns;
-  std::string uid;
-  long long generation = 0;
+struct CountingService : ObjectIdentity {
   CountingServiceSpec spec;
   std::string start_time;  // status.startTime, "" until set
 

@@ -163,4 +163,12 @@ ObjectIdentity readIdentity(FieldReader& root) {
   return identity;
 }
 
+void readClusterRef(FieldReader& spec, std::string& name, std::string* ns) {
+  if (!spec.has("brokerClusterRef")) spec.fail("brokerClusterRef", "is required");
+  FieldReader ref = spec.object("brokerClusterRef");
+  ref.require("name", name);
+  if (ref.ok() && name.empty()) ref.fail("name", "must not be empty");
+  if (ns != nullptr) ref.read("namespace", *ns);
+}
+
 }  // namespace warren::api

@@ -76,7 +76,7 @@ class FieldReader {
 // starting with the field's path.
 Error invalidField(const std::string& path, const std::string& what);
 
-// Metadata every kind reads the same way.
+// Metadata every kind reads the same way (the typed structs derive from it).
 struct ObjectIdentity {
   std::string name;
   std::string ns;
@@ -84,8 +84,12 @@ struct ObjectIdentity {
   long long generation = 0;
   std::map<std::string, std::string> annotations;
 };
-// Reads metadata (name required) and returns the reader for `spec`, which
-// must be an object: a missing or null spec is an error naming "spec".
+// Reads metadata (name required) and checks that `spec` is there: a missing
+// or null spec is an error naming "spec".
 ObjectIdentity readIdentity(FieldReader& root);
+
+// Reads spec.brokerClusterRef (required, with a non-empty name) into
+// `name` and, when given, `ns`.
+void readClusterRef(FieldReader& spec, std::string& name, std::string* ns);
 
 }  // namespace warren::api

@@ -339,13 +339,15 @@ std::optional<json> parseYamlTree(const std::string& text) {
 // --- env files: KEY=value lines, the last assignment of a key wins ---------
 
 struct EnvAssignment {
+  std::string key;
   size_t value_begin = 0, value_end = 0;  // the value's bytes, quotes included, comment excluded
   char quote = 0;                         // '"', '\'' or 0
   std::string value;                      // as a shell would read it
 };
 
-// Every assignment of `key`, in order; the last is the one shells use.
-std::vector<EnvAssignment> envAssignments(const std::string& text, const std::string& key) {
+// Every KEY=value line (optionally "export "), in order; for a key, the
+// last is the one shells use.
+std::vector<EnvAssignment> envAssignments(const std::string& text) {
   std::vector<EnvAssignment> found;
   size_t begin = 0;
   while (begin < text.size()) {
@@ -354,24 +356,28 @@ std::vector<EnvAssignment> envAssignments(const std::string& text, const std::st
     size_t p = begin;
     while (p < end && (text[p] == ' ' || text[p] == '\t')) ++p;
     if (text.compare(p, 7, "export ") == 0) p += 7;
-    if (text.compare(p, key.size(), key) == 0 && p + key.size() < end && text[p + key.size()] == '=') {
+    const size_t equals = text.find('=', p);
+    if (p < end && text[p] != '#' && equals != std::string::npos && equals < end && equals > p &&
+        text.find_first_of(" \t", p) >= equals) {
       EnvAssignment a;
-      a.value_begin = p + key.size() + 1;
-      size_t v = a.value_begin;
+      a.key = text.substr(p, equals - p);
+      a.value_begin = equals + 1;
+      const size_t v = a.value_begin;
       if (v < end && (text[v] == '"' || text[v] == '\'')) {
         a.quote = text[v];
         const size_t close = text.find(a.quote, v + 1);
-        a.value_end = close == std::string::npos || close >= end ? end : close + 1;
-        a.value = text.substr(v + 1, (close == std::string::npos || close >= end ? end : close) - v - 1);
+        const size_t last = close == std::string::npos || close >= end ? end : close;
+        a.value_end = last == end ? end : last + 1;
+        a.value = text.substr(v + 1, last - v - 1);
       } else {
-        size_t comment = text.find(" #", v);
+        const size_t comment = text.find(" #", v);
         a.value_end = comment != std::string::npos && comment < end ? comment : end;
         while (a.value_end > v && (text[a.value_end - 1] == ' ' || text[a.value_end - 1] == '\t' || text[a.value_end - 1] == '\r')) {
           --a.value_end;
         }
         a.value = text.substr(v, a.value_end - v);
       }
-      found.push_back(a);
+      found.push_back(std::move(a));
     }
     begin = end + 1;
   }
@@ -381,23 +387,7 @@ std::vector<EnvAssignment> envAssignments(const std::string& text, const std::st
 // Every key's effective value (the last assignment wins).
 std::map<std::string, std::string> envValues(const std::string& text) {
   std::map<std::string, std::string> values;
-  size_t begin = 0;
-  while (begin < text.size()) {
-    size_t end = text.find('\n', begin);
-    if (end == std::string::npos) end = text.size();
-    size_t p = begin;
-    while (p < end && (text[p] == ' ' || text[p] == '\t')) ++p;
-    if (text.compare(p, 7, "export ") == 0) p += 7;
-    const size_t equals = text.find('=', p);
-    if (p < end && text[p] != '#' && equals != std::string::npos && equals < end && equals > p) {
-      const std::string key = text.substr(p, equals - p);
-      if (key.find_first_of(" \t") == std::string::npos) {
-        const auto assignments = envAssignments(text.substr(begin, end - begin), key);
-        if (!assignments.empty()) values[key] = assignments.back().value;
-      }
-    }
-    begin = end + 1;
-  }
+  for (auto& assignment : envAssignments(text)) values[assignment.key] = std::move(assignment.value);
   return values;
 }
 
@@ -455,15 +445,17 @@ Result<std::string> patchEnv(std::string_view text, const Assignments& assignmen
     auto expected = envValues(out);
     expected[key] = rendered;
     // Shells use the last assignment: that is the one edited; earlier ones are left as they are.
-    const auto assignments_of_key = envAssignments(out, key);
+    std::optional<EnvAssignment> last;
+    for (auto& assignment : envAssignments(out)) {
+      if (assignment.key == key) last = std::move(assignment);
+    }
     std::string next = out;
-    if (assignments_of_key.empty()) {
+    if (!last) {
       if (!next.empty() && next.back() != '\n') next += "\n";
       next += key + "=" + rendered + "\n";
     } else {
-      const EnvAssignment& last = assignments_of_key.back();
-      const std::string quoted = last.quote ? std::string(1, last.quote) + rendered + last.quote : rendered;
-      next.replace(last.value_begin, last.value_end - last.value_begin, quoted);
+      const std::string quoted = last->quote ? std::string(1, last->quote) + rendered + last->quote : rendered;
+      next.replace(last->value_begin, last->value_end - last->value_begin, quoted);
     }
     if (envValues(next) != expected) return readBackMismatch(key);
     out = std::move(next);
