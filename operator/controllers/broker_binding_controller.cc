@@ -174,7 +174,8 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
                           : Condition{"TargetMissing", "True", "TargetMissing", outcome.missing + " not found"});
   status.setCondition(outcome.invalid.empty() ? Condition{"InvalidPath", "False", "AllPathsValid", ""}
                                               : Condition{"InvalidPath", "True", "InvalidPath", outcome.invalid});
-  if (outcome.changed) status.fields()["lastPatched"] = runtime::formatTime(std::chrono::system_clock::now());
+  // Microseconds: with lastFailover.time the reroute latency of each binding is read from status exactly.
+  if (outcome.changed) status.fields()["lastPatched"] = runtime::formatMicroTime(std::chrono::system_clock::now());
 
   // The cluster's credentials, copied next to the app when asked for, into a Secret this binding owns.
   std::string not_owned;
