@@ -12,9 +12,8 @@ const kube::ResourceType& brokerBindings() {
   return type;
 }
 
-bool BrokerBinding::readsSecrets() const {
-  return !spec.credentials_secret_name.empty() ||
-         std::any_of(spec.targets.begin(), spec.targets.end(), [](const BindingTarget& t) { return t.isSecret(); });
+bool BrokerBinding::hasSecretTargets() const {
+  return std::any_of(spec.targets.begin(), spec.targets.end(), [](const BindingTarget& t) { return t.isSecret(); });
 }
 
 namespace {

@@ -53,8 +53,8 @@ struct BrokerBindingSpec {
 struct BrokerBinding : ObjectIdentity {
   BrokerBindingSpec spec;
 
-  // Its output depends on Secrets (targets or the credentials copy).
-  bool readsSecrets() const;
+  // Some target is a Secret (which warren does not watch: it is the app's).
+  bool hasSecretTargets() const;
 };
 
 Result<BrokerBinding> parseBrokerBinding(const nlohmann::json& object);

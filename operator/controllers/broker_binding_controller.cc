@@ -82,11 +82,13 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
   const api::BrokerBinding& binding = *parsed;
   const std::string previous = runtime::stringAt(*object, "/status/currentNode"_json_pointer);
 
+  // Secrets warren does not watch (see secret_recheck.h) are re-read every secret_recheck_.
+  bool reads_unwatched_secrets = binding.hasSecretTargets();
   auto finish = [&](const Condition& bound) -> runtime::ReconcileOutcome {
     status.setCondition(bound);
     if (auto written = status.write(*client_, brokerBindings(), api::kFieldManager); !written) return written.error();
     runtime::ReconcileResult result;
-    if (binding.readsSecrets()) result.requeue_after = secret_recheck_;
+    if (reads_unwatched_secrets) result.requeue_after = secret_recheck_;
     return result;
   };
 
@@ -102,6 +104,9 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
   if (!cluster) {
     return finish({"Bound", "False", "ClusterInvalid",
                    "BrokerCluster " + cluster_ns + "/" + cluster_name + " is invalid: " + cluster.error().message});
+  }
+  if (!binding.spec.credentials_secret_name.empty() && !cluster->spec.default_user_secret_name.empty()) {
+    reads_unwatched_secrets = true;  // the copy's source is the user's own Secret
   }
   if (cluster_ns != request.ns) {
     const auto& allowed = cluster->spec.allowed_binding_namespaces;
@@ -187,7 +192,7 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
     } else {
       const json secret = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", source->value("type", "Opaque")},
                            {"metadata", {{"name", copy}, {"namespace", request.ns},
-                                         {"labels", {{"app.kubernetes.io/managed-by", "warren-operator"}}},
+                                         {"labels", {{kManagedByLabel, kManagedByWarren}}},
                                          {"ownerReferences", json::array({runtime::controllerReference(*object)})}}},
                            {"data", source->value("data", json::object())}};
       if (auto written = runtime::createOrUpdateData(*client_, *client_, kube::resources::secrets(), secret, api::kFieldManager);
@@ -280,6 +285,7 @@ void addBrokerBindingController(runtime::Manager& manager, const std::string& ns
   config_map_options.transform_name = runtime::kKeepIdentityOnly;
   config_map_options.transform = runtime::keepIdentityOnly;
   auto config_maps = manager.addInformer(config_map_options);
+  auto secrets = addWarrenSecretsInformer(manager, ns);
   auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
   auto reconciler = std::make_shared<BrokerBindingReconciler>(manager.client(), bindings, clusters, events, secret_recheck);
   runtime::ControllerOptions options;
@@ -289,6 +295,19 @@ void addBrokerBindingController(runtime::Manager& manager, const std::string& ns
   controller->watchPrimary(*bindings);
   controller->watchMapped(*clusters, bindingsIndexedBy(bindings, kClusterIndex));
   controller->watchMapped(*config_maps, bindingsIndexedBy(bindings, kConfigMapTargetIndex));
+  // A credentials copy changed or went (its owner binding), or the cluster Secret it copies (the bindings of
+  // that cluster, found through the Secret's cluster label).
+  controller->watchOwned(*secrets, api::kGroup, "BrokerBinding");
+  controller->watchMapped(*secrets, [bindings](const json& secret) {
+    std::vector<runtime::Request> requests;
+    const std::string cluster = runtime::stringAt(secret, json::json_pointer("/metadata/labels/warren.dev~1cluster"));
+    if (cluster.empty()) return requests;
+    const std::string key = runtime::objectKey(runtime::stringAt(secret, "/metadata/namespace"_json_pointer), cluster);
+    for (const auto& binding : bindings->store().byIndex(kClusterIndex, key)) {
+      requests.push_back(runtime::Request::fromKey(runtime::objectKey(*binding)));
+    }
+    return requests;
+  });
   manager.addController(controller);
 }
 

@@ -386,8 +386,12 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
   }
   if (outcome.retry) return *outcome.retry;
   runtime::ReconcileResult result;
-  // The Secrets are not watched: re-read them in a while, sooner if a debounce window ends.
-  result.requeue_after = std::min(observed.recheck_after.value_or(secret_recheck_), secret_recheck_);
+  // Sooner if a debounce window ends. Secrets the user brought are not watched (secret_recheck.h): re-read
+  // them in a while; the ones warren made are watched, so a cluster of those is never polled.
+  result.requeue_after = observed.recheck_after;
+  if (!cluster.spec.erlang_cookie_secret_name.empty() || !cluster.spec.default_user_secret_name.empty()) {
+    result.requeue_after = std::min(observed.recheck_after.value_or(secret_recheck_), secret_recheck_);
+  }
   return result;
 }
 
@@ -436,6 +440,7 @@ void addBrokerClusterController(runtime::Manager& manager, const std::string& ns
     informers.nodes = manager.addInformer(nodes);
   }
   addBrokerClusterIndexes(informers);
+  auto secrets = addWarrenSecretsInformer(manager, ns);
   auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
   auto reconciler = std::make_shared<BrokerClusterReconciler>(manager.client(), informers, events, randomAlphanumeric,
                                                               secret_recheck);
@@ -451,6 +456,12 @@ void addBrokerClusterController(runtime::Manager& manager, const std::string& ns
     const std::string cluster = pod.value("/metadata/labels"_json_pointer, json::object()).value(api::kClusterLabel, "");
     if (cluster.empty()) return std::vector<runtime::Request>{};
     return std::vector<runtime::Request>{{pod.value("/metadata/namespace"_json_pointer, std::string()), cluster}};
+  });
+  // Its cookie or default-user Secret changed or went (labelled with the cluster).
+  controller->watchMapped(*secrets, [](const json& secret) {
+    const std::string cluster = runtime::stringAt(secret, json::json_pointer("/metadata/labels/warren.dev~1cluster"));
+    if (cluster.empty()) return std::vector<runtime::Request>{};
+    return std::vector<runtime::Request>{{runtime::stringAt(secret, "/metadata/namespace"_json_pointer), cluster}};
   });
   // A Node going NotReady affects the clusters with a broker pod on it.
   auto pods = informers.pods;

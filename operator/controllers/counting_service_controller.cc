@@ -104,12 +104,14 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
   }
   const std::string node = runtime::stringAt(*cluster_object, "/status/activeNode"_json_pointer);
   if (node.empty()) return finish({"Ready", "False", "NoActiveNode", "the BrokerCluster has no active node yet"});
+  // warren watches the default-user Secret it made; one the user brought is re-read every secret_recheck_.
+  const bool recheck = !cluster->spec.default_user_secret_name.empty();
   auto user = client_->get(kube::resources::secrets(), request.ns, cluster->defaultUserSecretName());
   if (!user) {
     if (user.error().isNotFound()) {
       return finish({"Ready", "False", "CredentialsMissing",
                      "the BrokerCluster's default-user Secret " + cluster->defaultUserSecretName() + " does not exist"},
-                    true);
+                    recheck);
     }
     return user.error();
   }
@@ -135,7 +137,7 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
   const std::string checksum = kube::sha256Hex(data.dump());
   const json secret = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"type", "Opaque"},
                        {"metadata", {{"name", service.configSecretName()}, {"namespace", request.ns},
-                                     {"labels", {{kCountingLabel, request.name}}},
+                                     {"labels", {{kCountingLabel, request.name}, {kManagedByLabel, kManagedByWarren}}},
                                      {"ownerReferences", json::array({runtime::controllerReference(*object)})}}},
                        {"data", data}};
   auto notOwned = [&](const Error& error) { return finish({"Ready", "False", "NotOwned", error.message}); };
@@ -166,7 +168,7 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
     }
   }
   status["currentNode"] = node;
-  return finish({"Ready", "True", "Configured", "service and client point at " + node}, true);
+  return finish({"Ready", "True", "Configured", "service and client point at " + node}, recheck);
 }
 
 void addCountingServiceController(runtime::Manager& manager, const std::string& ns, int workers,
@@ -179,6 +181,7 @@ void addCountingServiceController(runtime::Manager& manager, const std::string& 
   runtime::InformerOptions deployment_options{kube::resources::deployments(), ns, kCountingLabel, ""};
   deployment_options.watcher.name = "deployments.apps(counting)";
   auto deployments = manager.addInformer(deployment_options);
+  auto secrets = addWarrenSecretsInformer(manager, ns);
   auto reconciler = std::make_shared<CountingServiceReconciler>(manager.client(), services, clusters, deployments,
                                                                 secret_recheck);
   runtime::ControllerOptions options;
@@ -187,6 +190,19 @@ void addCountingServiceController(runtime::Manager& manager, const std::string& 
   auto controller = std::make_shared<runtime::Controller>(options, reconciler);
   controller->watchPrimary(*services);
   controller->watchOwned(*deployments, api::kGroup, "CountingService");
+  controller->watchOwned(*secrets, api::kGroup, "CountingService");  // its rendered config
+  // The default-user Secret of a cluster (labelled with it): the services of that cluster.
+  controller->watchMapped(*secrets, [services](const json& secret) {
+    std::vector<runtime::Request> requests;
+    const std::string cluster = runtime::stringAt(secret, json::json_pointer("/metadata/labels/warren.dev~1cluster"));
+    const std::string ns_of = runtime::stringAt(secret, "/metadata/namespace"_json_pointer);
+    if (cluster.empty()) return requests;
+    for (const auto& object : services->store().byIndex(runtime::kNamespaceIndex, ns_of)) {
+      auto service = api::parseCountingService(*object);
+      if (service && service->spec.cluster_name == cluster) requests.push_back({ns_of, service->name});
+    }
+    return requests;
+  });
   controller->watchMapped(*clusters, [services](const json& cluster) {
     std::vector<runtime::Request> requests;
     const std::string ns_of = cluster.value("/metadata/namespace"_json_pointer, std::string());

@@ -1,15 +1,31 @@
-// How often controllers re-read the Secrets they depend on. warren never
-// lists or watches Secrets (no cluster-wide read of every password), so a
-// controller whose output depends on a Secret, or is written into one,
-// re-reads it this often to undo drift: someone re-applying an app's Secret,
-// deleting a rendered config, rotating the default user's password. Reads
-// only: in steady state nothing is written.
+// How controllers learn that a Secret they depend on changed. warren never
+// caches Secret data: the Secrets it creates itself (cookie, default user,
+// credential copies, counting config; all labelled
+// app.kubernetes.io/managed-by=warren-operator) are watched for their
+// metadata only (names, labels, owners, resourceVersions), so a deletion or
+// an edit (a rotated password) wakes the controllers that read them, and the
+// data is read with a GET only then. Secrets warren does not create (a
+// cookie or default user brought by the user, a binding's Secret target)
+// are not watched; a controller whose output depends on one re-reads it
+// every `secret_recheck` instead. Reads only: in steady state nothing is
+// written, and with no such Secret nothing is read either.
 #pragma once
 
 #include <chrono>
+#include <memory>
+#include <string>
+
+#include "runtime/manager.h"
 
 namespace warren::controllers {
 
 inline constexpr std::chrono::milliseconds kDefaultSecretRecheck{60000};
+
+inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
+inline constexpr const char* kManagedByWarren = "warren-operator";
+
+// The metadata-only cache of the Secrets warren creates in `ns` ("" = all);
+// every controller that asks gets the same one.
+std::shared_ptr<runtime::Informer> addWarrenSecretsInformer(runtime::Manager& manager, const std::string& ns);
 
 }  // namespace warren::controllers

@@ -331,9 +331,14 @@ Status createOrUpdateData(kube::ObjectReader& reader, kube::ObjectWriter& writer
   }
   if (!isControlledBy(*live, controllerUid(fresh))) return notOwnedError(type, *live);
   const nlohmann::json& data = fresh.contains("data") ? fresh["data"] : nlohmann::json::object();
-  if (live->value("data", nlohmann::json::object()) == data) return okStatus();
+  // Labels warren sets (an object made by an older version may lack one) are added; others are kept.
+  const nlohmann::json labels = fresh.value("/metadata/labels"_json_pointer, nlohmann::json::object());
+  const nlohmann::json live_labels = live->value("/metadata/labels"_json_pointer, nlohmann::json::object());
+  const bool labels_missing = !containsAll(live_labels, labels);
+  if (live->value("data", nlohmann::json::object()) == data && !labels_missing) return okStatus();
   nlohmann::json updated = std::move(*live);
   updated["data"] = data;
+  for (const auto& [key, value] : labels.items()) updated["metadata"]["labels"][key] = value;
   // The update carries the resourceVersion read above: a concurrent change is a Conflict, retried.
   if (auto written = writer.update(type, ns, updated, {field_manager, false}); !written) return written.error();
   // Names only: the data may be credentials.
@@ -353,14 +358,26 @@ void pruneTo(nlohmann::json& object, const std::vector<nlohmann::json::json_poin
   object = std::move(pruned);
 }
 
-void keepIdentityOnly(nlohmann::json& object) {
+namespace {
+
+void keepMetadataFields(nlohmann::json& object, std::initializer_list<const char*> fields) {
   if (!object.is_object()) return;
-  const nlohmann::json metadata = object.value("metadata", nlohmann::json::object());
-  nlohmann::json identity = nlohmann::json::object();
-  for (const char* field : {"name", "namespace", "resourceVersion"}) {
-    if (auto it = metadata.find(field); it != metadata.end()) identity[field] = *it;
+  const auto metadata = object.find("metadata");
+  nlohmann::json kept = nlohmann::json::object();
+  if (metadata != object.end() && metadata->is_object()) {
+    for (const char* field : fields) {
+      if (auto it = metadata->find(field); it != metadata->end()) kept[field] = std::move(*it);
+    }
   }
-  object = {{"metadata", std::move(identity)}};
+  object = {{"metadata", std::move(kept)}};
+}
+
+}  // namespace
+
+void keepIdentityOnly(nlohmann::json& object) { keepMetadataFields(object, {"name", "namespace", "resourceVersion"}); }
+
+void keepIdentityAndOwnership(nlohmann::json& object) {
+  keepMetadataFields(object, {"name", "namespace", "resourceVersion", "labels", "ownerReferences"});
 }
 
 }  // namespace warren::runtime

@@ -117,6 +117,12 @@ void pruneTo(nlohmann::json& object, const std::vector<nlohmann::json::json_poin
 void keepIdentityOnly(nlohmann::json& object);
 inline constexpr const char* kKeepIdentityOnly = "identity-only";  // its transform_name
 
+// keepIdentityOnly plus metadata.labels and metadata.ownerReferences: for
+// caches whose events are mapped to an owner or a labelled parent (warren's
+// own Secrets, watched for their metadata only).
+void keepIdentityAndOwnership(nlohmann::json& object);
+inline constexpr const char* kKeepIdentityAndOwnership = "identity-and-ownership";  // its transform_name
+
 // Server-side applies `desired` in `ns` (taking over its fields) unless the
 // cached copy (null when there is none) already contains all of it, so
 // steady state writes nothing. `desired` carries its controller

@@ -226,6 +226,53 @@ TEST_F(BrokerBindingIntegrationTest, SecretTargetsAndCredentialCopiesAreRechecke
       << "a deleted credentials copy was not made again";
 }
 
+// warren's own Secrets are watched (metadata only), not polled: with the default 60 s recheck, a deleted
+// or rotated one is acted on within seconds. Without the watch every step here would wait a minute.
+TEST_F(BrokerBindingIntegrationTest, WarrensOwnSecretsAreWatchedNotPolled) {
+  testing::RunningOperator operator_process(ns());  // kDefaultSecretRecheck: 60 s
+  ASSERT_TRUE(client().create(api::brokerClusters(), ns(),
+                              {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"}, {"metadata", {{"name", "bus"}}},
+                               {"spec", {{"replicas", 1}, {"mqtt", {{"enabled", true}}}}}}, {}).ok());
+  ASSERT_TRUE(client().create(countingServices(), ns(),
+                              {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "CountingService"}, {"metadata", {{"name", "demo"}}},
+                               {"spec", {{"brokerClusterRef", {{"name", "bus"}}}}}}, {}).ok());
+  ASSERT_TRUE(client().create(brokerBindings(), ns(), json::parse(R"({
+      "apiVersion": "warren.dev/v1alpha1", "kind": "BrokerBinding", "metadata": {"name": "app"},
+      "spec": {"brokerClusterRef": {"name": "bus"}, "credentialsSecretName": "app-rabbitmq"}})"), {}).ok());
+  ASSERT_TRUE(eventually([&] { return bindingCondition("Bound") == "True"; }, 90s));
+  auto config_password = [&] {
+    const json secret = get(kube::resources::secrets(), "demo-config");
+    if (secret.is_null()) return std::string();
+    return json::parse(*kube::base64Decode(secret["data"]["service.json"].get<std::string>()))["broker"]["password"].get<std::string>();
+  };
+  ASSERT_TRUE(eventually([&] { return !config_password().empty(); }, 30s));
+
+  // A rotated password reaches the counting config and the binding's copy.
+  json user = get(kube::resources::secrets(), "bus-default-user");
+  user["data"]["password"] = kube::base64Encode("rotated-password");
+  ASSERT_TRUE(client().update(kube::resources::secrets(), ns(), user, {}).ok());
+  EXPECT_TRUE(eventually([&] { return config_password() == "rotated-password"; }, 20s)) << "the rotation was polled for, not watched";
+  EXPECT_TRUE(eventually([&] {
+    const json copy = get(kube::resources::secrets(), "app-rabbitmq");
+    return !copy.is_null() && copy["data"]["password"] == kube::base64Encode("rotated-password");
+  }, 20s));
+
+  // A deleted copy and a deleted config come back at once.
+  ASSERT_TRUE(client().remove(kube::resources::secrets(), ns(), "app-rabbitmq", {}).ok());
+  ASSERT_TRUE(client().remove(kube::resources::secrets(), ns(), "demo-config", {}).ok());
+  EXPECT_TRUE(eventually([&] { return !get(kube::resources::secrets(), "app-rabbitmq").is_null(); }, 20s));
+  EXPECT_TRUE(eventually([&] { return !get(kube::resources::secrets(), "demo-config").is_null(); }, 20s));
+
+  // The default-user Secret deleted while the broker pod runs: Degraded at once, no new password.
+  ASSERT_TRUE(client().remove(kube::resources::secrets(), ns(), "bus-default-user", {}).ok());
+  EXPECT_TRUE(eventually([&] {
+    const json conditions = get(api::brokerClusters(), "bus").value("/status/conditions"_json_pointer, json::array());
+    const json* c = runtime::findCondition(conditions, "Degraded");
+    return c != nullptr && c->value("reason", "") == "DefaultUserMissing";
+  }, 20s));
+  EXPECT_TRUE(get(kube::resources::secrets(), "bus-default-user").is_null());
+}
+
 TEST_F(BrokerBindingIntegrationTest, CountingServiceFollowsTheActiveNodeAndKeepsItsStartTime) {
   testing::RunningOperator operator_process(ns());
   ASSERT_TRUE(client().create(api::brokerClusters(), ns(),

@@ -42,12 +42,12 @@ TEST(BrokerBindingApiTest, ParsesAFullSpec) {
   EXPECT_EQ(parsed->spec.targets[0].fields.at("host"), "HOST");
   EXPECT_EQ(parsed->spec.targets[1].format, BindingTarget::Format::kTemplate);
   EXPECT_EQ(parsed->spec.workloads[1].kind, "Deployment");
-  EXPECT_TRUE(parsed->readsSecrets());
+  EXPECT_TRUE(parsed->hasSecretTargets());
   // The cluster's namespace defaults to the binding's.
   auto local = parseBrokerBinding(object("BrokerBinding", {{"brokerClusterRef", {{"name", "bus"}}}}));
   ASSERT_TRUE(local.ok());
   EXPECT_EQ(local->spec.cluster_namespace, "ns");
-  EXPECT_FALSE(local->readsSecrets());
+  EXPECT_FALSE(local->hasSecretTargets());
 }
 
 TEST(BrokerBindingApiTest, EveryBadValueNamesItsField) {
