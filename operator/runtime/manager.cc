@@ -50,6 +50,14 @@ double Manager::apiWrites() {
   return total;
 }
 
+double Manager::apiReads() {
+  double total = 0;
+  apiRequests().forEach([&total](const metrics::LabelValues& labels, const metrics::Counter& counter) {
+    if (labels.at(0) == "get" || labels.at(0) == "list") total += counter.value();
+  });
+  return total;
+}
+
 void Manager::instrument(kube::Client& client) {
   auto& requests = apiRequests();
   auto& latency = metrics::registry().histogram(

@@ -45,6 +45,8 @@ class Manager {
   // API write requests (every verb but get, list and watch) made so far by
   // instrumented clients, from the rest_client_requests_total metric.
   static double apiWrites();
+  // API reads (get and list; watches not counted) made so far.
+  static double apiReads();
 
   // An informer for `options`; the one already added when an earlier caller
   // asked for the same objects (handlers and indexes then accumulate on it).

@@ -72,8 +72,10 @@ int main(int argc, char** argv) {
   const double writes_settled = warren::runtime::Manager::apiWrites();
   std::cout << "API writes by the operator: " << (writes_settled - writes_at_start) << " in total, "
             << (writes_settled - writes_at_start) / count << " per cluster (children, secrets, status updates)\n";
+  const double reads_settled = warren::runtime::Manager::apiReads();
   std::this_thread::sleep_for(std::chrono::seconds(idle_seconds));
-  std::cout << "API writes while left alone for " << idle_seconds << " s: " << (warren::runtime::Manager::apiWrites() - writes_settled) << "\n";
+  std::cout << "API writes while left alone for " << idle_seconds << " s: " << (warren::runtime::Manager::apiWrites() - writes_settled)
+            << ", reads (get, list): " << (warren::runtime::Manager::apiReads() - reads_settled) << "\n";
   stop.cancel();
   runner.join();
   (void)client->remove(warren::kube::resources::namespaces(), "", ns, {});
