@@ -300,7 +300,7 @@ void addBrokerBindingController(runtime::Manager& manager, const std::string& ns
   controller->watchOwned(*secrets, api::kGroup, "BrokerBinding");
   controller->watchMapped(*secrets, [bindings](const json& secret) {
     std::vector<runtime::Request> requests;
-    const std::string cluster = runtime::stringAt(secret, json::json_pointer("/metadata/labels/warren.dev~1cluster"));
+    const std::string cluster = clusterLabelOf(secret);
     if (cluster.empty()) return requests;
     const std::string key = runtime::objectKey(runtime::stringAt(secret, "/metadata/namespace"_json_pointer), cluster);
     for (const auto& binding : bindings->store().byIndex(kClusterIndex, key)) {

@@ -459,7 +459,7 @@ void addBrokerClusterController(runtime::Manager& manager, const std::string& ns
   });
   // Its cookie or default-user Secret changed or went (labelled with the cluster).
   controller->watchMapped(*secrets, [](const json& secret) {
-    const std::string cluster = runtime::stringAt(secret, json::json_pointer("/metadata/labels/warren.dev~1cluster"));
+    const std::string cluster = clusterLabelOf(secret);
     if (cluster.empty()) return std::vector<runtime::Request>{};
     return std::vector<runtime::Request>{{runtime::stringAt(secret, "/metadata/namespace"_json_pointer), cluster}};
   });

@@ -194,7 +194,7 @@ void addCountingServiceController(runtime::Manager& manager, const std::string& 
   // The default-user Secret of a cluster (labelled with it): the services of that cluster.
   controller->watchMapped(*secrets, [services](const json& secret) {
     std::vector<runtime::Request> requests;
-    const std::string cluster = runtime::stringAt(secret, json::json_pointer("/metadata/labels/warren.dev~1cluster"));
+    const std::string cluster = clusterLabelOf(secret);
     const std::string ns_of = runtime::stringAt(secret, "/metadata/namespace"_json_pointer);
     if (cluster.empty()) return requests;
     for (const auto& object : services->store().byIndex(runtime::kNamespaceIndex, ns_of)) {

@@ -15,6 +15,8 @@
 #include <memory>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "runtime/manager.h"
 
 namespace warren::controllers {
@@ -23,6 +25,10 @@ inline constexpr std::chrono::milliseconds kDefaultSecretRecheck{60000};
 
 inline constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
 inline constexpr const char* kManagedByWarren = "warren-operator";
+
+// The value of the warren.dev/cluster label of a cached object ("" when none):
+// which BrokerCluster a Secret of warren's belongs to.
+std::string clusterLabelOf(const nlohmann::json& object);
 
 // The metadata-only cache of the Secrets warren creates in `ns` ("" = all);
 // every controller that asks gets the same one.
