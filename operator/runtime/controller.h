@@ -70,6 +70,7 @@ class Controller {
 
   const std::string& name() const { return options_.name; }
   WorkQueue& queue() { return queue_; }
+  const WorkQueue& queue() const { return queue_; }
 
  private:
   void worker();

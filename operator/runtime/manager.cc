@@ -91,6 +91,13 @@ void Manager::addController(std::shared_ptr<Controller> controller) {
   controllers_.push_back(std::move(controller));
 }
 
+bool Manager::controllersIdle() const {
+  for (const auto& controller : controllers_) {
+    if (!controller->queue().idle()) return false;
+  }
+  return true;
+}
+
 bool Manager::ready() const {
   for (const auto& informer : informers_) {
     if (!informer->hasSynced()) return false;

@@ -60,6 +60,9 @@ class Manager {
   int run(kube::Cancellation& stop);
 
   bool ready() const;
+  // Every controller's queue is empty and no reconcile is running (for
+  // tests: with the cache holding a version, everything up to it was handled).
+  bool controllersIdle() const;
   int httpPort() const { return http_.port(); }
 
  private:

@@ -169,6 +169,11 @@ bool WorkQueue::shuttingDown() const {
   return shutting_down_;
 }
 
+bool WorkQueue::idle() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return queue_.empty() && processing_.empty();
+}
+
 size_t WorkQueue::length() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return queue_.size();

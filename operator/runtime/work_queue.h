@@ -54,6 +54,8 @@ class WorkQueue {
   bool shuttingDown() const;
 
   size_t length() const;
+  // Nothing queued and nothing being processed (delayed adds not counted).
+  bool idle() const;
   size_t waitingCount() const;  // delayed adds not yet due
 
  private:

@@ -37,10 +37,11 @@ class RunningOperator {
   }
   bool ready() const { return manager_->ready(); }
 
-  // A positive signal for "nothing happened" checks: true once the
-  // operator's cache holds BrokerCluster ns/name at `resource_version` (or
-  // newer) and a BrokerCluster reconcile has finished since this was first
-  // asked for that version, so that reconcile saw it.
+  // A positive signal for "nothing happened" checks: the operator's cache
+  // holds BrokerCluster ns/name at `resource_version` (or newer) and every
+  // controller is idle (nothing queued, nothing running), on two polls in a
+  // row (an event's handlers run just after the cache takes it). Then every
+  // event up to that version has been reconciled.
   bool reconciledVersion(const std::string& ns, const std::string& name, const std::string& resource_version) {
     auto cached = clusters_->store().get(runtime::objectKey(ns, name));
     if (!cached) return false;
@@ -48,13 +49,9 @@ class RunningOperator {
     if (seen.size() < resource_version.size() || (seen.size() == resource_version.size() && seen < resource_version)) {
       return false;
     }
-    const double now = reconcileCount();
-    if (resource_version != counted_version_) {
-      counted_version_ = resource_version;
-      count_at_cache_ = now;
-      return false;
-    }
-    return now > count_at_cache_;
+    if (!manager_->controllersIdle()) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return manager_->controllersIdle();
   }
 
   // Finished reconciles of a controller ("brokercluster", "brokerbinding", ...) in this process.
@@ -75,8 +72,6 @@ class RunningOperator {
 
  private:
   std::shared_ptr<runtime::Informer> clusters_;
-  std::string counted_version_;
-  double count_at_cache_ = 0;
   std::unique_ptr<runtime::Manager> manager_;
   kube::Cancellation stop_;
   std::thread thread_;
