@@ -116,7 +116,11 @@ Status HttpServer::start(const std::string& address) {
 }
 
 void HttpServer::stop() {
-  stopping_ = true;
+  {
+    // Under the lock, so a worker between its check and its wait cannot miss the wake-up.
+    std::lock_guard<std::mutex> lock(mutex_);
+    stopping_ = true;
+  }
   pending_changed_.notify_all();
   if (thread_.joinable()) thread_.join();
   for (auto& worker : workers_) {
