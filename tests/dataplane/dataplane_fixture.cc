@@ -1,5 +1,7 @@
 #include "dataplane_fixture.h"
 
+#include "live_cluster.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -78,13 +80,6 @@ std::vector<long long> readCounts(const std::filesystem::path& file) {
   std::ifstream in(file);
   for (long long count; in >> count;) counts.push_back(count);
   return counts;
-}
-
-bool skipAllowed(const std::string& group) {
-  const char* allowed = std::getenv("WARREN_ALLOW_SKIP");
-  if (allowed == nullptr) return false;
-  std::string list = std::string(",") + allowed + ",";
-  return list.find("," + group + ",") != std::string::npos;
 }
 
 void DataPlaneTest::SetUp() {

@@ -23,16 +23,6 @@
 
 namespace warren::dataplane {
 
-// A test that cannot run here fails; it is skipped only when the
-// environment variable WARREN_ALLOW_SKIP (a comma-separated list) names
-// `group`, which CI never sets.
-bool skipAllowed(const std::string& group);
-#define WARREN_CANNOT_RUN(group, why)                                                              \
-  do {                                                                                             \
-    if (::warren::dataplane::skipAllowed(group)) GTEST_SKIP() << why;                              \
-    FAIL() << why << " (set WARREN_ALLOW_SKIP=" << group << " to skip deliberately)";              \
-  } while (false)
-
 // Runs a shell command quietly; true when it exits 0.
 bool run(const std::string& command);
 bool eventually(const std::function<bool()>& condition, std::chrono::seconds timeout);

@@ -11,6 +11,12 @@
 
 namespace warren::testing {
 
+bool skipAllowed(const std::string& group) {
+  const char* allowed = std::getenv("WARREN_ALLOW_SKIP");
+  if (allowed == nullptr) return false;
+  return ("," + std::string(allowed) + ",").find("," + group + ",") != std::string::npos;
+}
+
 void installCrds() {
   const char* root = std::getenv("WARREN_ROOT");
   const char* kubectl = std::getenv("WARREN_KUBECTL");
