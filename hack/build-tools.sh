@@ -2,7 +2,8 @@
 # Builds, once, the binaries the local control plane needs and caches them in
 # $WARREN_CACHE/bin (default ~/.cache/warren/bin): kube-apiserver,
 # kube-controller-manager, kube-scheduler, kubectl and etcd from the pinned
-# Kubernetes release (hack/tools/k8s), kwok and kwokctl, and helm. Everything
+# Kubernetes release (hack/tools/k8s), kwok and kwokctl, helm, and versitygw
+# (the S3 server the offload tests run against). Everything
 # comes from the Go module proxy; a rebuild happens only when a pin changes.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -70,8 +71,19 @@ build_helm() {
   mark helm "$HELM_VERSION"
 }
 
+# versitygw (Apache-2.0): an S3 server on a local directory, one process,
+# ready in a fraction of a second; the offload tests start it on loopback.
+build_versitygw() {
+  built versitygw "$VERSITYGW_VERSION" && return 0
+  log "building versitygw $VERSITYGW_VERSION (cold: about 5 minutes on 2 cores)"
+  GOBIN="$WARREN_BIN" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" \
+    "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
+  mark versitygw "$VERSITYGW_VERSION"
+}
+
 start=$(date +%s)
 build_kubernetes
 build_kwok
 build_helm
+build_versitygw
 log "tools ready in $WARREN_BIN ($(($(date +%s) - start)) s)"

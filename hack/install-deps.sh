@@ -10,6 +10,7 @@ PACKAGES=(
   libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpaho-mqttpp-dev libpaho-mqtt-dev librabbitmq-dev
   rabbitmq-server iproute2
+  libcurl4-openssl-dev libpqxx-dev libpugixml-dev postgresql-15 python3-venv
   mmdebstrap buildah podman
 )
 
@@ -22,8 +23,8 @@ if ((${#missing[@]})); then
   SUDO=""
   [[ $(id -u) == 0 ]] || SUDO="sudo"
   $SUDO apt-get update -qq
-  # RUNLEVEL=1 keeps Debian's rabbitmq-server package from starting a system
-  # broker: the data-plane tests start their own nodes.
+  # RUNLEVEL=1 keeps Debian's rabbitmq-server and postgresql packages from
+  # starting system servers: the tests start their own, on loopback.
   DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 

@@ -8,6 +8,7 @@ WARREN_CACHE="${WARREN_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/warren}"
 KUBE_VERSION="v1.32.5"
 KWOK_VERSION="v0.8.0"
 HELM_VERSION="v3.17.4"
+VERSITYGW_VERSION="v1.8.0"
 
 WARREN_BIN="$WARREN_CACHE/bin"
 # State of the local control plane (certificates, etcd data, logs, pids).

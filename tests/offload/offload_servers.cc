@@ -1,0 +1,206 @@
+#include "offload_servers.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "process.h"
+
+namespace warren::offload::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using warren::testing::freePort;
+using warren::testing::spawnProcess;
+using warren::testing::stopProcess;
+using warren::testing::waitForPort;
+
+constexpr const char* kPgBin = "/usr/lib/postgresql/15/bin";
+constexpr const char* kRabbitmqServer = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+
+std::string versitygwBinary() {
+  if (const char* bin = std::getenv("WARREN_BIN"); bin != nullptr) return std::string(bin) + "/versitygw";
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : "/root") + "/.cache/warren/bin/versitygw";
+}
+
+// Runs a command as the postgres user (initdb refuses root), quietly; true on exit 0.
+bool asPostgres(const std::string& command, const fs::path& log) {
+  const std::string prefix = geteuid() == 0 ? "runuser -u postgres -- " : "";
+  return std::system((prefix + command + " >>" + log.string() + " 2>&1").c_str()) == 0;
+}
+
+std::string tail(const fs::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string all = text.str();
+  return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
+}
+
+}  // namespace
+
+Status OffloadServers::prepare() {
+  if (!root_.empty()) return okStatus();
+  root_ = fs::temp_directory_path() / ("warren-offload-" + std::to_string(getpid()));
+  fs::remove_all(root_);
+  fs::create_directories(root_);
+  fs::permissions(root_, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                             fs::perms::others_read | fs::perms::others_exec);
+  s3_port_ = freePort();
+  pg_port_ = freePort();
+  amqp_port_ = freePort();
+  dist_port_ = freePort();
+  epmd_port_ = freePort();
+  return okStatus();
+}
+
+Status OffloadServers::startAll(bool with_broker) {
+  if (auto s3 = startS3(); !s3) return s3;
+  if (auto database = startDatabase(); !database) return database;
+  if (with_broker) return startBroker();
+  return okStatus();
+}
+
+void OffloadServers::stopAll() {
+  stopBroker();
+  stopDatabase();
+  stopS3();
+  if (!root_.empty() && std::getenv("WARREN_KEEP_TEST_FILES") == nullptr) {
+    std::error_code ignored;
+    fs::remove_all(root_, ignored);
+  }
+}
+
+Status OffloadServers::startS3() {
+  if (auto prepared = prepare(); !prepared) return prepared;
+  const std::string binary = versitygwBinary();
+  if (!fs::exists(binary)) return Error::local("Missing", binary + " is not built (hack/build-tools.sh builds it)");
+  fs::create_directories(root_ / "s3");
+  s3_pid_ = spawnProcess({binary, "--port", "127.0.0.1:" + std::to_string(s3_port_), "--quiet", "--access-log",
+                          (root_ / "s3-access.log").string(), "posix", (root_ / "s3").string()},
+                         {root_ / "s3.log",
+                          {std::string("ROOT_ACCESS_KEY=") + kAccessKey, std::string("ROOT_SECRET_KEY=") + kSecretKey}});
+  if (s3_pid_ < 0 || !waitForPort(s3_port_, std::chrono::seconds(30))) {
+    return Error::local("S3", "versitygw did not start: " + tail(root_ / "s3.log"));
+  }
+  return okStatus();
+}
+
+void OffloadServers::stopS3() {
+  stopProcess(s3_pid_, std::chrono::seconds(5));
+  s3_pid_ = -1;
+}
+
+S3Config OffloadServers::s3Config() const {
+  S3Config config;
+  config.endpoint = s3Endpoint();
+  config.access_key = kAccessKey;
+  config.secret_key = kSecretKey;
+  config.max_attempts = 3;
+  config.first_retry_delay = std::chrono::milliseconds(50);
+  config.connect_timeout = std::chrono::milliseconds(2000);
+  return config;
+}
+
+Status OffloadServers::startDatabase() {
+  if (auto prepared = prepare(); !prepared) return prepared;
+  const fs::path dir = root_ / "pg";
+  const fs::path log = root_ / "pg-setup.log";
+  if (!fs::exists(dir / "data")) {
+    fs::create_directories(dir);
+    if (geteuid() == 0 && std::system(("chown postgres:postgres " + dir.string()).c_str()) != 0) {
+      return Error::local("Database", "cannot hand " + dir.string() + " to the postgres user");
+    }
+    if (!asPostgres(std::string(kPgBin) + "/initdb -D " + (dir / "data").string() +
+                        " -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 --no-sync",
+                    log)) {
+      return Error::local("Database", "initdb failed: " + tail(log));
+    }
+  }
+  if (!asPostgres(std::string(kPgBin) + "/pg_ctl -D " + (dir / "data").string() + " -l " + (dir / "pg.log").string() +
+                      " -w -t 60 -o \"-c listen_addresses=127.0.0.1 -p " + std::to_string(pg_port_) + " -k " +
+                      dir.string() + " -c fsync=off -c synchronous_commit=off -c full_page_writes=off\" start",
+                  log)) {
+    return Error::local("Database", "PostgreSQL did not start: " + tail(log) + tail(dir / "pg.log"));
+  }
+  database_running_ = true;
+  return okStatus();
+}
+
+void OffloadServers::stopDatabase() {
+  if (!database_running_) return;
+  asPostgres(std::string(kPgBin) + "/pg_ctl -D " + (root_ / "pg" / "data").string() + " -m fast -w stop",
+             root_ / "pg-setup.log");
+  database_running_ = false;
+}
+
+std::string OffloadServers::databaseUri() const {
+  return "postgresql://postgres@127.0.0.1:" + std::to_string(pg_port_) + "/postgres?connect_timeout=5";
+}
+
+Status OffloadServers::startBroker() {
+  if (auto prepared = prepare(); !prepared) return prepared;
+  if (!fs::exists(kRabbitmqServer)) return Error::local("Broker", "rabbitmq-server is not installed");
+  const fs::path dir = root_ / "rabbit";
+  for (const char* sub : {"home", "mnesia", "log"}) fs::create_directories(dir / sub);
+  std::ofstream(dir / "rabbitmq.conf") << "listeners.tcp.default = 127.0.0.1:" << amqp_port_ << "\n";
+  std::ofstream(dir / "enabled_plugins") << "[].\n";
+  // An epmd of its own, so nothing outlives the test.
+  epmd_pid_ = spawnProcess({"/usr/bin/epmd", "-port", std::to_string(epmd_port_), "-address", "127.0.0.1"},
+                           {dir / "epmd.log", {}});
+  if (epmd_pid_ < 0 || !waitForPort(epmd_port_, std::chrono::seconds(10))) {
+    return Error::local("Broker", "epmd did not start: " + tail(dir / "epmd.log"));
+  }
+  broker_pid_ = spawnProcess(
+      {kRabbitmqServer},
+      {dir / "out.log",
+       {"HOME=" + (dir / "home").string(), "RABBITMQ_NODENAME=warren-offload-" + std::to_string(getpid()) + "@localhost",
+        "RABBITMQ_CONFIG_FILE=" + (dir / "rabbitmq").string(), "RABBITMQ_CONF_ENV_FILE=/dev/null",
+        "RABBITMQ_ENABLED_PLUGINS_FILE=" + (dir / "enabled_plugins").string(),
+        "RABBITMQ_MNESIA_BASE=" + (dir / "mnesia").string(), "RABBITMQ_LOG_BASE=" + (dir / "log").string(),
+        "RABBITMQ_DIST_PORT=" + std::to_string(dist_port_), "ERL_EPMD_PORT=" + std::to_string(epmd_port_),
+        "ERL_EPMD_ADDRESS=127.0.0.1"}});
+  if (broker_pid_ < 0 || !waitForPort(amqp_port_, std::chrono::seconds(90))) {
+    return Error::local("Broker", "rabbitmq-server did not start: " + tail(dir / "out.log"));
+  }
+  return okStatus();
+}
+
+void OffloadServers::stopBroker() {
+  stopProcess(broker_pid_, std::chrono::seconds(30));
+  broker_pid_ = -1;
+  stopProcess(epmd_pid_, std::chrono::seconds(2));
+  epmd_pid_ = -1;
+}
+
+std::vector<std::string> OffloadServers::programEnv(const std::string& pipeline, const std::string& bucket) const {
+  return {"WARREN_AMQP_URI=" + amqpUri(),
+          "WARREN_S3_ENDPOINT=" + s3Endpoint(),
+          "WARREN_S3_BUCKET=" + bucket,
+          "WARREN_OFFLOAD_PIPELINE=" + pipeline,
+          "WARREN_OFFLOAD_DATABASE_URI=" + databaseUri(),
+          std::string("AWS_ACCESS_KEY_ID=") + kAccessKey,
+          std::string("AWS_SECRET_ACCESS_KEY=") + kSecretKey};
+}
+
+int OffloadServers::s3Deletes(const std::string& bucket, const std::string& key) const {
+  // versitygw's access log: "... s3_DeleteObject <key> /<bucket>/<key> <status> ...".
+  std::ifstream log(root_ / "s3-access.log");
+  int deletes = 0;
+  const std::string operation = " s3_DeleteObject ";
+  for (std::string line; std::getline(log, line);) {
+    const auto at = line.find(operation);
+    if (at == std::string::npos || line.find(" /" + bucket + "/") == std::string::npos) continue;
+    std::istringstream rest(line.substr(at + operation.size()));
+    std::string logged_key;
+    rest >> logged_key;
+    const bool prefix = !key.empty() && key.back() == '/';
+    if (prefix ? logged_key.rfind(key, 0) == 0 : logged_key == key) ++deletes;
+  }
+  return deletes;
+}
+
+}  // namespace warren::offload::testing

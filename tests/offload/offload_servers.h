@@ -1,0 +1,59 @@
+// The real servers the offload tests run against, all on loopback and all
+// started and removed by the test: versitygw (S3, posix backend, an access
+// log of every request), a throwaway PostgreSQL 15 cluster (initdb as the
+// postgres user, fsync off) and, when asked, one rabbitmq-server node with its
+// own epmd. Each can be stopped and started again for fault tests.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+
+#include "common/result.h"
+#include "offload/s3_client.h"
+
+namespace warren::offload::testing {
+
+class OffloadServers {
+ public:
+  OffloadServers() = default;
+  ~OffloadServers() { stopAll(); }
+  OffloadServers(const OffloadServers&) = delete;
+  OffloadServers& operator=(const OffloadServers&) = delete;
+
+  // Starts everything; an Error says which server failed and why.
+  Status startAll(bool with_broker);
+  void stopAll();
+
+  Status startS3();
+  void stopS3();
+  Status startDatabase();
+  void stopDatabase();
+  Status startBroker();
+  void stopBroker();
+
+  std::string s3Endpoint() const { return "http://127.0.0.1:" + std::to_string(s3_port_); }
+  S3Config s3Config() const;
+  std::string databaseUri() const;
+  std::string amqpUri() const { return "amqp://guest:guest@127.0.0.1:" + std::to_string(amqp_port_) + "/"; }
+  // The environment the offload programs read their connections from.
+  std::vector<std::string> programEnv(const std::string& pipeline, const std::string& bucket) const;
+  const std::filesystem::path& root() const { return root_; }
+  // How many DeleteObject requests versitygw logged for `key` of `bucket`
+  // (for every key under it when `key` ends with '/').
+  int s3Deletes(const std::string& bucket, const std::string& key) const;
+
+  static constexpr const char* kAccessKey = "offloadtest";
+  static constexpr const char* kSecretKey = "offload-test-secret-1";
+
+ private:
+  Status prepare();
+
+  std::filesystem::path root_;
+  int s3_port_ = 0, pg_port_ = 0, amqp_port_ = 0, dist_port_ = 0, epmd_port_ = 0;
+  pid_t s3_pid_ = -1, broker_pid_ = -1, epmd_pid_ = -1;
+  bool database_running_ = false;
+};
+
+}  // namespace warren::offload::testing

@@ -1,0 +1,33 @@
+// Child processes for tests that run real servers and programs: spawn with
+// output to a log file (in a process group of their own, so a whole tree
+// stops together), stop with a grace period, and pick free loopback ports.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace warren::testing {
+
+struct SpawnOptions {
+  std::filesystem::path output;        // stdout and stderr go here (appended)
+  std::vector<std::string> extra_env;  // NAME=VALUE added to this process's environment
+  bool own_group = true;
+};
+
+// The child's pid, or -1 (with errno) when it could not start.
+pid_t spawnProcess(const std::vector<std::string>& argv, const SpawnOptions& options);
+// SIGTERM to the process (its group when it leads one), SIGKILL after
+// `grace`, and reaps it. True when it ended by itself within the grace.
+bool stopProcess(pid_t pid, std::chrono::milliseconds grace);
+// Reaps `pid` if it has exited; true when it is gone.
+bool exited(pid_t pid, int* status = nullptr);
+// A TCP port on 127.0.0.1 that nothing listens on right now.
+int freePort();
+// True once something accepts TCP connections on 127.0.0.1:`port`.
+bool waitForPort(int port, std::chrono::milliseconds timeout);
+
+}  // namespace warren::testing
