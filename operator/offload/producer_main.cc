@@ -57,8 +57,9 @@ std::vector<std::string> splitList(const std::string& text) {
 // Publishes `pointer`, reconnecting with backoff until confirmed or `deadline`.
 class PointerPublisher {
  public:
-  PointerPublisher(const Connections& connections, const Topology& topology, bool declare)
-      : connections_(connections), topology_(topology), declare_(declare) {}
+  PointerPublisher(const Connections& connections, const Topology& topology, std::vector<std::string> recipients,
+                   bool declare)
+      : connections_(connections), topology_(topology), recipients_(std::move(recipients)), declare_(declare) {}
 
   Status publish(const Pointer& pointer, std::chrono::steady_clock::time_point deadline) {
     Backoff backoff({200ms, 5s, 2.0, 0.5, 60s});
@@ -82,7 +83,7 @@ class PointerPublisher {
     if (connection_) return okStatus();
     auto opened = amqp::Connection::openAny(connections_.amqp, &next_, 5s);
     if (!opened) return opened.error();
-    Status ready = declare_ ? topology_.declareForProducer(**opened) : okStatus();
+    Status ready = declare_ ? topology_.declareForProducer(**opened, recipients_) : okStatus();
     if (ready) ready = (*opened)->enableConfirms();
     if (!ready) return ready;
     connection_ = std::move(*opened);
@@ -91,6 +92,7 @@ class PointerPublisher {
 
   const Connections& connections_;
   const Topology& topology_;
+  const std::vector<std::string> recipients_;
   const bool declare_;
   size_t next_ = 0;
   std::unique_ptr<amqp::Connection> connection_;
@@ -143,7 +145,7 @@ int main(int argc, char** argv) {
 
   auto s3 = S3Client::create(connections->s3);
   if (!s3) return fail(s3.error());
-  PointerPublisher publisher(*connections, topology, !flags->isSet("no-declare"));
+  PointerPublisher publisher(*connections, topology, recipients, !flags->isSet("no-declare"));
   std::mt19937_64 random(std::random_device{}());
 
   for (long long i = 0; i < *count && !app::ShutdownSignal::instance().requested(); ++i) {

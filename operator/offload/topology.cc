@@ -34,12 +34,22 @@ Status Topology::declareShared(amqp::Connection& connection) const {
   return connection.bindQueue(ledgerQueue(), pointerExchange());
 }
 
-Status Topology::declareForProducer(amqp::Connection& connection) const { return declareShared(connection); }
+Status Topology::declareRecipientQueue(amqp::Connection& connection, const std::string& recipient) const {
+  if (auto declared = connection.declareQueue(queue(recipientQueue(recipient))); !declared) return declared;
+  return connection.bindQueue(recipientQueue(recipient), pointerExchange());
+}
+
+Status Topology::declareForProducer(amqp::Connection& connection, const std::vector<std::string>& recipients) const {
+  if (auto shared = declareShared(connection); !shared) return shared;
+  for (const auto& recipient : recipients) {
+    if (auto declared = declareRecipientQueue(connection, recipient); !declared) return declared;
+  }
+  return okStatus();
+}
 
 Status Topology::declareForRecipient(amqp::Connection& connection, const std::string& recipient) const {
   if (auto shared = declareShared(connection); !shared) return shared;
-  if (auto declared = connection.declareQueue(queue(recipientQueue(recipient))); !declared) return declared;
-  return connection.bindQueue(recipientQueue(recipient), pointerExchange());
+  return declareRecipientQueue(connection, recipient);
 }
 
 Status Topology::declareForCoordinator(amqp::Connection& connection) const { return declareShared(connection); }

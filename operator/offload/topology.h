@@ -5,12 +5,14 @@
 // the coordinator (its ledger queue); recipients publish ACKs to the ACK
 // queue through the default exchange. Every party declares the exchanges,
 // the ledger and ACK queues, so no pointer is published before the
-// coordinator's queue exists; a recipient declares its own queue. Every
+// coordinator's queue exists; recipients' queues are declared by the
+// recipient and by producers addressing it. Every
 // queue dead-letters to one dead-letter queue after a delivery limit, so a
 // poison message stops circling.
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "amqp/connection.h"
 #include "common/result.h"
@@ -33,12 +35,15 @@ class Topology {
 
   static constexpr int kDeliveryLimit = 20;
 
-  Status declareForProducer(amqp::Connection& connection) const;
+  // A producer also declares the queue of every recipient it addresses, so a
+  // pointer published before a recipient first started still waits for it.
+  Status declareForProducer(amqp::Connection& connection, const std::vector<std::string>& recipients) const;
   Status declareForRecipient(amqp::Connection& connection, const std::string& recipient) const;
   Status declareForCoordinator(amqp::Connection& connection) const;
 
  private:
   Status declareShared(amqp::Connection& connection) const;
+  Status declareRecipientQueue(amqp::Connection& connection, const std::string& recipient) const;
   std::string pipeline_;
 };
 
