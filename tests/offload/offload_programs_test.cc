@@ -292,3 +292,47 @@ TEST_F(OffloadProgramsTest, TwoCoordinatorsRacingDeleteEachObjectOnce) {
 
 }  // namespace
 }  // namespace warren::offload
+
+namespace warren::offload {
+namespace {
+
+TEST_F(OffloadProgramsTest, TheS3ServerAndTheDatabaseRestartingMidRunLoseNothing) {
+  constexpr int kFirst = 10, kSecond = 10;
+  startCoordinator("coordinator.log", "coordinator-1");
+  // Pointers queue up for recipients that are not there yet; then S3 goes
+  // away just as they start: their downloads fail and are retried with
+  // backoff (nothing refused, nothing acknowledged) until S3 is back.
+  auto first = produce({"--recipients", "alpha,beta", "--size", "100KiB", "--count", std::to_string(kFirst)});
+  ASSERT_EQ(first.size(), static_cast<size_t>(kFirst));
+  servers_->stopS3();
+  startConsumer("alpha");
+  startConsumer("beta");
+  bool retried = false;
+  for (int i = 0; i < 100 && !retried; ++i) {
+    retried = tail(dir_ / "consumer-alpha.log").find("cannot fetch a payload") != std::string::npos;
+    if (!retried) std::this_thread::sleep_for(100ms);
+  }
+  EXPECT_TRUE(retried) << tail(dir_ / "consumer-alpha.log");
+  ASSERT_TRUE(servers_->startS3());
+  ASSERT_TRUE(waitForDeleted(kFirst, 120s)) << tail(dir_ / "coordinator.log");
+  // PostgreSQL restarts while messages flow.
+  std::vector<nlohmann::json> second;
+  std::thread producer([&] {
+    second = produce({"--recipients", "alpha,beta", "--size", "100KiB", "--count", std::to_string(kSecond)});
+  });
+  servers_->stopDatabase();
+  std::this_thread::sleep_for(1s);
+  ASSERT_TRUE(servers_->startDatabase());
+  producer.join();
+  ASSERT_EQ(second.size(), static_cast<size_t>(kSecond));
+  ASSERT_TRUE(waitForDeleted(kFirst + kSecond, 180s)) << tail(dir_ / "coordinator.log");
+  auto reader = ledger();
+  for (const auto& line : second) EXPECT_EQ(deletionsOf(*reader, line["message_id"]), 1);
+  auto stats = reader->stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->refused, 0);
+  EXPECT_EQ(objectsLeft(), 0);
+}
+
+}  // namespace
+}  // namespace warren::offload
