@@ -336,3 +336,77 @@ TEST_F(OffloadProgramsTest, TheS3ServerAndTheDatabaseRestartingMidRunLoseNothing
 
 }  // namespace
 }  // namespace warren::offload
+
+namespace warren::offload {
+namespace {
+
+// A virtual environment with boto3, pika and jsonschema from PyPI, built once
+// per requirements file and cached outside the repository.
+Result<std::string> interopPython() {
+  const fs::path requirements = fs::path(WARREN_SOURCE_DIR) / "tests/offload/python/requirements.txt";
+  std::ifstream in(requirements);
+  std::stringstream text;
+  text << in.rdbuf();
+  const char* home = std::getenv("HOME");
+  const std::string cache = std::getenv("WARREN_CACHE") != nullptr ? std::getenv("WARREN_CACHE")
+                                                                  : std::string(home != nullptr ? home : "/root") + "/.cache/warren";
+  const fs::path venv = fs::path(cache) / ("python-offload-" + kube::sha256Hex(text.str()).substr(0, 12));
+  if (!fs::exists(venv / "ready")) {
+    fs::remove_all(venv);
+    const std::string command = "/usr/bin/python3 -m venv " + venv.string() + " && " + (venv / "bin/pip").string() +
+                                " install -q --disable-pip-version-check -r " + requirements.string() + " >" +
+                                (fs::path(cache) / "python-offload-install.log").string() + " 2>&1 && touch " +
+                                (venv / "ready").string();
+    if (std::system(command.c_str()) != 0) {
+      return Error::local("Python", "cannot build the interop virtualenv (see " + cache + "/python-offload-install.log)");
+    }
+  }
+  return (venv / "bin/python").string();
+}
+
+TEST_F(OffloadProgramsTest, ClientsWrittenWithBoto3AndPikaInteroperate) {
+  auto python = interopPython();
+  ASSERT_TRUE(python) << python.error().message;
+  const std::string script = (fs::path(WARREN_SOURCE_DIR) / "tests/offload/python/interop.py").string();
+  startCoordinator("coordinator.log", "coordinator-1");
+  startConsumer("alpha");
+  // warren's producer → a Python recipient "py" (and warren's "alpha"): the
+  // Python side validates every pointer against docs/offload-pointer-v1.schema.json.
+  const pid_t py_recipient = start(*python, {script, "recipient", "py", "6"}, "python-recipient.log");
+  auto produced = produce({"--recipients", "alpha,py", "--size", "200KiB", "--count", "5"});
+  auto small = produce({"--recipients", "alpha,py", "--size", "1KiB", "--count", "1"});
+  ASSERT_EQ(produced.size() + small.size(), 6u);
+  int status = -1;
+  waitpid(py_recipient, &status, 0);
+  processes_.erase(std::remove(processes_.begin(), processes_.end(), py_recipient), processes_.end());
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << tail(dir_ / "python-recipient.log");
+  ASSERT_TRUE(waitForDeleted(6, 120s)) << tail(dir_ / "coordinator.log");
+  const std::string handled = tail(dir_ / "python-recipient.log");
+  EXPECT_EQ(std::count(handled.begin(), handled.end(), '\n'), 6) << handled;
+
+  // A Python producer (boto3 upload, pika publish) → warren's consumer accepts and confirms.
+  auto endpoints = amqp::parseUri(servers_->amqpUri());
+  auto connection = amqp::Connection::open(endpoints->front(), 5s);
+  ASSERT_TRUE(connection);
+  ASSERT_TRUE(Topology(pipeline_).declareForProducer(**connection, {"alpha"}));
+  const fs::path out = dir_ / "python-producer.out";
+  const pid_t py_producer = spawnProcess({*python, script, "producer", "alpha", "4", "300000"},
+                                         {out, servers_->programEnv(pipeline_, kBucket)});
+  waitpid(py_producer, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << tail(out);
+  ASSERT_TRUE(waitForDeleted(10, 120s)) << tail(dir_ / "consumer-alpha.log") << tail(dir_ / "coordinator.log");
+  std::ifstream lines(out);
+  int checked = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const auto produced_line = nlohmann::json::parse(line, nullptr, false);
+    if (!produced_line.is_object()) continue;
+    const std::string id = produced_line["message_id"];
+    EXPECT_EQ(fileSha256(dir_ / "out-alpha" / id), produced_line["sha256"].get<std::string>()) << id;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 4);
+  EXPECT_EQ(objectsLeft(), 0);
+}
+
+}  // namespace
+}  // namespace warren::offload
