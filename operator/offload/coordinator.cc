@@ -43,7 +43,10 @@ CoordinatorMetrics::CoordinatorMetrics(metrics::Registry& registry)
       ack_latency(registry.histogram("warren_offload_ack_latency_seconds",
                                      "From a pointer's creation to its last recipient's ACK.", {}, kLatencyBuckets).get()),
       deletion_lag(registry.histogram("warren_offload_deletion_lag_seconds",
-                                      "From the last ACK's arrival to the object's deletion.", {}, kLatencyBuckets).get()) {}
+                                      "From the last ACK's arrival to the object's deletion.", {}, kLatencyBuckets).get()),
+      dependency_up(registry.gauge("warren_offload_dependency_up",
+                                   "1 when the coordinator last reached the dependency, 0 when it failed.",
+                                   {"dependency"})) {}
 
 Coordinator::Coordinator(Ledger& ledger, S3Client& s3, CoordinatorMetrics& metrics, CoordinatorSettings settings)
     : ledger_(ledger), s3_(s3), metrics_(metrics), settings_(std::move(settings)) {}

@@ -45,6 +45,8 @@ struct CoordinatorMetrics {
   metrics::Gauge& bytes_outstanding;
   metrics::Histogram& ack_latency;
   metrics::Histogram& deletion_lag;
+  // 1 when the coordinator last reached it, 0 when it failed (rabbitmq, s3, database).
+  metrics::Family<metrics::Gauge>& dependency_up;
 };
 
 class Coordinator {

@@ -97,6 +97,11 @@ int main(int argc, char** argv) {
   metrics::Registry registry;
   CoordinatorMetrics coordinator_metrics(registry);
   Health health;
+  registry.addScrapeHook([&] {
+    coordinator_metrics.dependency_up.with({"rabbitmq"}).set(health.broker == 1 ? 1 : 0);
+    coordinator_metrics.dependency_up.with({"s3"}).set(health.s3 == 1 ? 1 : 0);
+    coordinator_metrics.dependency_up.with({"database"}).set(health.database == 1 ? 1 : 0);
+  });
   runtime::HttpServer server;
   server.handle("/metrics", [&registry] { return runtime::HttpReply{200, "text/plain; version=0.0.4", registry.render()}; });
   server.handle("/healthz", [&health] {

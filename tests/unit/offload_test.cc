@@ -1,11 +1,18 @@
 // The offload pipeline's parts that need no server: the pointer and ACK
 // format (every bad field named), S3 request building (encoding, canonical
 // query order, XML), payload streams, option parsing and AMQP URIs.
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "amqp/connection.h"
 #include "kube/tls_material.h"
+#include "offload/coordinator.h"
 #include "offload/options.h"
 #include "offload/payload.h"
 #include "offload/pointer.h"
@@ -286,6 +293,50 @@ TEST(OffloadTopology, NamesFollowThePipeline) {
   EXPECT_FALSE(validPipelineName("Orders"));
   EXPECT_FALSE(validPipelineName("-orders"));
   EXPECT_FALSE(validPipelineName(""));
+}
+
+std::string readFile(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Every series the chart's dashboard and alert rules query is one the
+// coordinator exports (a renamed metric would leave a panel blank).
+TEST(OffloadObservability, TheDashboardAndAlertsQueryOnlyExportedMetrics) {
+  metrics::Registry registry;
+  CoordinatorMetrics coordinator(registry);
+  coordinator.dependency_up.with({"s3"}).set(1);
+  coordinator.pointers.with({"new"}).inc();
+  coordinator.acks.with({"new"}).inc();
+  std::set<std::string> exported;
+  std::istringstream rendered(registry.render());
+  for (std::string line; std::getline(rendered, line);) {
+    if (line.rfind("# TYPE ", 0) == 0) exported.insert(line.substr(7, line.find(' ', 7) - 7));
+  }
+  const std::filesystem::path chart = std::filesystem::path(WARREN_TESTDATA) / "../../charts/warren-operator";
+  const auto dashboard = json::parse(readFile(chart / "dashboards/offload-pipeline.json"), nullptr, false);
+  ASSERT_TRUE(dashboard.is_object()) << "the dashboard is not JSON";
+  std::string queries;
+  for (const auto& panel : dashboard["panels"]) {
+    for (const auto& target : panel["targets"]) queries += target["expr"].get<std::string>() + "\n";
+  }
+  queries += readFile(chart / "alerts/offload-rules.yaml");
+  const std::regex metric("warren_offload_[a-z_]+");
+  int checked = 0;
+  for (auto it = std::sregex_iterator(queries.begin(), queries.end(), metric); it != std::sregex_iterator(); ++it) {
+    std::string name = it->str();
+    for (const char* suffix : {"_bucket", "_sum", "_count"}) {
+      if (name.size() > std::strlen(suffix) && name.compare(name.size() - std::strlen(suffix), std::string::npos, suffix) == 0 &&
+          exported.count(name.substr(0, name.size() - std::strlen(suffix)))) {
+        name = name.substr(0, name.size() - std::strlen(suffix));
+      }
+    }
+    EXPECT_TRUE(exported.count(name)) << name << " is queried but not exported";
+    ++checked;
+  }
+  EXPECT_GT(checked, 15);
 }
 
 }  // namespace
