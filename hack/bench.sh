@@ -9,6 +9,8 @@ cd "$WARREN_ROOT"
 BENCH="${WARREN_BUILD_DIR:-build}/tests/bench"
 
 "$BENCH/warren_bench"
+# The offload pipeline on loopback servers it starts itself (needs root for PostgreSQL's initdb user).
+"$BENCH/warren_offload_bench"
 hack/local-cluster.sh up
 export WARREN_TEST_KUBECONFIG="$(hack/local-cluster.sh kubeconfig)"
 "$WARREN_BIN/kubectl" --kubeconfig "$WARREN_TEST_KUBECONFIG" apply --server-side \

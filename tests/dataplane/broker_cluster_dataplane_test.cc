@@ -26,25 +26,11 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-class RenderedClusterTest : public DataPlaneTest {
- protected:
-  // Renders what warren would for a BrokerCluster "dp" with `spec`, with the builders.
-  void configure(const json& spec) {
-    const json object = {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
-                         {"metadata", {{"name", "dp"}, {"namespace", "warren-dp"}, {"uid", "dp-uid"}}},
-                         {"spec", spec}};
-    auto parsed = api::parseBrokerCluster(object);
-    ASSERT_TRUE(parsed.ok());
-    cookie_ = controllers::randomAlphanumeric(44);
-    const json user = builders::buildDefaultUserSecret(*parsed, "user-dp", controllers::randomAlphanumeric(24));
-    useRendered(*parsed, *kube::base64Decode(user["data"]["username"].get<std::string>()),
-                *kube::base64Decode(user["data"]["password"].get<std::string>()), builders::buildConfigMap(*parsed));
-  }
-  std::string cookie_;
-};
+// Each test renders its cluster with renderFor() (the fixture's builders).
+using RenderedClusterTest = DataPlaneTest;
 
 TEST_F(RenderedClusterTest, RenderedConfigFormsOneClusterThatSurvivesLosingNodeZero) {
-  configure({{"replicas", 3}});
+  renderFor({{"replicas", 3}});
   nodes_.reserve(4);
   for (int i = 0; i < 3; ++i) start(i, cookie_);
   const std::set<std::string> all = {cluster_.nodeName(0), cluster_.nodeName(1), cluster_.nodeName(2)};

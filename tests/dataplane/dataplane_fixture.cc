@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "builders/broker_cluster_children.h"
+#include "controllers/broker_cluster_controller.h"
 #include "kube/cpprest_transport.h"
 #include "kube/tls_material.h"
 
@@ -110,6 +111,18 @@ void DataPlaneTest::TearDown() {
   }
   if (!bridge_.empty()) run("ip link del " + bridge_);
   if (!root_.empty() && !HasFailure()) std::filesystem::remove_all(root_);
+}
+
+void DataPlaneTest::renderFor(const json& spec) {
+  const json object = {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
+                       {"metadata", {{"name", "dp"}, {"namespace", "warren-dp"}, {"uid", "dp-uid"}}},
+                       {"spec", spec}};
+  auto parsed = api::parseBrokerCluster(object);
+  ASSERT_TRUE(parsed.ok()) << parsed.error().message;
+  cookie_ = controllers::randomAlphanumeric(44);
+  const json user = builders::buildDefaultUserSecret(*parsed, "user-dp", controllers::randomAlphanumeric(24));
+  useRendered(*parsed, *kube::base64Decode(user["data"]["username"].get<std::string>()),
+              *kube::base64Decode(user["data"]["password"].get<std::string>()), builders::buildConfigMap(*parsed));
 }
 
 void DataPlaneTest::useRendered(const api::BrokerCluster& cluster, const std::string& username,

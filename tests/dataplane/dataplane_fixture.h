@@ -42,6 +42,11 @@ class DataPlaneTest : public ::testing::Test {
   void SetUp() override;
   void TearDown() override;
 
+  // Renders what warren would for a BrokerCluster "dp" in namespace
+  // "warren-dp" with `spec`, with the builders, and uses it (a fresh cookie
+  // in cookie_, a fresh default user).
+  void renderFor(const nlohmann::json& spec);
+
   // What warren rendered for a BrokerCluster, read back by the test.
   void useRendered(const api::BrokerCluster& cluster, const std::string& username, const std::string& password,
                    const nlohmann::json& config_map);
@@ -70,6 +75,7 @@ class DataPlaneTest : public ::testing::Test {
   pid_t spawnProgram(const std::vector<std::string>& argv, const std::filesystem::path& log);
   void stopProgram(pid_t pid);
 
+  std::string cookie_;
   std::vector<pid_t> programs_;
   std::vector<std::string> namespaces_;
   std::string id_, subnet_, bridge_;

@@ -47,7 +47,8 @@ cleanup() {
 trap cleanup EXIT
 rootfs=$(buildah mount "$container")
 
-for binary in warren-operator warren-counting-service warren-counting-client; do
+for binary in warren-operator warren-counting-service warren-counting-client \
+  warren-offload-producer warren-offload-consumer warren-offload-coordinator; do
   [[ -x "$rootfs/usr/local/bin/$binary" ]] || fail "$binary is not in the image"
   # Output is captured before grep reads it: with pipefail, `producer | grep -q` fails whenever
   # grep exits before the producer has written everything (curl: "(23) Failed writing body").
@@ -59,6 +60,12 @@ if chroot --userspec=65532:65532 "$rootfs" /usr/local/bin/warren-counting-client
   fail "the counting client started without a config"
 fi
 grep -q "cannot read /nonexistent.json" "$rootfs/tmp/client.err" || fail "unexpected error: $(cat "$rootfs/tmp/client.err")"
+# So do the offload programs, naming what is missing.
+if chroot --userspec=65532:65532 "$rootfs" /usr/bin/env -i /usr/local/bin/warren-offload-coordinator \
+    2>"$rootfs/tmp/coordinator.err"; then
+  fail "the offload coordinator started without a configuration"
+fi
+grep -q -- "--pipeline: required" "$rootfs/tmp/coordinator.err" || fail "unexpected error: $(cat "$rootfs/tmp/coordinator.err")"
 
 # The operator, from the image, as the image's user, against the local control plane.
 "$KUBECTL" --kubeconfig "$WARREN_TEST_KUBECONFIG" create namespace "$NS" >/dev/null

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <map>
 #include <thread>
 
 extern char** environ;
@@ -21,9 +22,18 @@ pid_t spawnProcess(const std::vector<std::string>& arguments, const SpawnOptions
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // NAME=VALUE by name: an extra replaces the inherited value, a later extra an earlier one.
+  std::map<std::string, std::string> by_name;
+  std::vector<std::string> order;
+  auto add = [&](const std::string& entry) {
+    const std::string name = entry.substr(0, entry.find('='));
+    if (by_name.count(name) == 0) order.push_back(name);
+    by_name[name] = entry;
+  };
+  for (char** e = environ; *e != nullptr; ++e) add(*e);
+  for (const auto& extra : options.extra_env) add(extra);
   std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
-  for (const auto& extra : options.extra_env) env_strings.push_back(extra);
+  for (const auto& name : order) env_strings.push_back(by_name[name]);
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);

@@ -14,7 +14,8 @@ namespace warren::testing {
 
 struct SpawnOptions {
   std::filesystem::path output;        // stdout and stderr go here (appended)
-  std::vector<std::string> extra_env;  // NAME=VALUE added to this process's environment
+  // NAME=VALUE set on top of this process's environment (a later one wins).
+  std::vector<std::string> extra_env;
   bool own_group = true;
 };
 
