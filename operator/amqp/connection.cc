@@ -1,5 +1,7 @@
 #include "amqp/connection.h"
 
+#include "amqp/replies.h"
+
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 #include <sys/time.h>
@@ -11,41 +13,11 @@ namespace {
 
 constexpr amqp_channel_t kChannel = 1;
 
-std::string text(amqp_bytes_t bytes) { return std::string(static_cast<const char*>(bytes.bytes), bytes.len); }
 amqp_bytes_t bytes(const std::string& s) { return amqp_bytes_t{s.size(), const_cast<char*>(s.data())}; }
 
 timeval toTimeval(std::chrono::milliseconds duration) {
   if (duration.count() < 0) duration = std::chrono::milliseconds(0);
   return {static_cast<time_t>(duration.count() / 1000), static_cast<suseconds_t>((duration.count() % 1000) * 1000)};
-}
-
-// "closed by the broker: 404 NOT_FOUND - no queue 'x'" for a close method, else empty.
-std::string closeReason(const amqp_method_t& method) {
-  if (method.id == AMQP_CONNECTION_CLOSE_METHOD) {
-    const auto* close = static_cast<const amqp_connection_close_t*>(method.decoded);
-    return "connection closed by the broker: " + std::to_string(close->reply_code) + " " + text(close->reply_text);
-  }
-  if (method.id == AMQP_CHANNEL_CLOSE_METHOD) {
-    const auto* close = static_cast<const amqp_channel_close_t*>(method.decoded);
-    return "channel closed by the broker: " + std::to_string(close->reply_code) + " " + text(close->reply_text);
-  }
-  return {};
-}
-
-std::string replyError(const amqp_rpc_reply_t& reply, const std::string& context) {
-  switch (reply.reply_type) {
-    case AMQP_RESPONSE_NORMAL:
-      return {};
-    case AMQP_RESPONSE_NONE:
-      return context + ": no reply";
-    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-      return context + ": " + amqp_error_string2(reply.library_error);
-    case AMQP_RESPONSE_SERVER_EXCEPTION: {
-      const std::string reason = closeReason(reply.reply);
-      return context + ": " + (reason.empty() ? "broker error" : reason);
-    }
-  }
-  return context + ": unknown reply";
 }
 
 Result<std::string> percentDecode(const std::string& in, const std::string& field) {
@@ -161,13 +133,13 @@ Result<std::unique_ptr<Connection>> Connection::open(const Endpoint& endpoint, s
   amqp_set_rpc_timeout(conn, &rpc_timeout);
   const amqp_rpc_reply_t login = amqp_login(conn, endpoint.vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, heartbeat_seconds,
                                             AMQP_SASL_METHOD_PLAIN, endpoint.username.c_str(), endpoint.password.c_str());
-  if (auto error = replyError(login, "login"); !error.empty()) {
+  if (auto error = describeReply(login, "login"); !error.empty()) {
     return Error::local(login.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION ? "BrokerRefused" : "BrokerUnreachable",
                         endpoint.address() + ": " + error);
   }
   connection->state_->open = true;
   amqp_channel_open(conn, kChannel);
-  if (auto error = replyError(amqp_get_rpc_reply(conn), "channel.open"); !error.empty()) {
+  if (auto error = describeReply(amqp_get_rpc_reply(conn), "channel.open"); !error.empty()) {
     return connection->fail(error).error();
   }
   return connection;
@@ -193,7 +165,7 @@ Result<std::unique_ptr<Connection>> Connection::openAny(const std::vector<Endpoi
 Status Connection::declareExchange(const std::string& name, const std::string& type) {
   amqp_exchange_declare(state_->conn, kChannel, bytes(name), bytes(type), /*passive=*/0, /*durable=*/1,
                         /*auto_delete=*/0, /*internal=*/0, amqp_empty_table);
-  if (auto error = replyError(amqp_get_rpc_reply(state_->conn), "exchange.declare " + name); !error.empty()) {
+  if (auto error = describeReply(amqp_get_rpc_reply(state_->conn), "exchange.declare " + name); !error.empty()) {
     return fail(error);
   }
   return okStatus();
@@ -221,7 +193,7 @@ Status Connection::declareQueue(const QueueSpec& spec) {
   const amqp_table_t arguments{static_cast<int>(entries.size()), entries.data()};
   amqp_queue_declare(state_->conn, kChannel, bytes(spec.name), /*passive=*/0, /*durable=*/1, /*exclusive=*/0,
                      /*auto_delete=*/0, arguments);
-  if (auto error = replyError(amqp_get_rpc_reply(state_->conn), "queue.declare " + spec.name); !error.empty()) {
+  if (auto error = describeReply(amqp_get_rpc_reply(state_->conn), "queue.declare " + spec.name); !error.empty()) {
     return fail(error);
   }
   return okStatus();
@@ -229,7 +201,7 @@ Status Connection::declareQueue(const QueueSpec& spec) {
 
 Status Connection::bindQueue(const std::string& queue, const std::string& exchange, const std::string& routing_key) {
   amqp_queue_bind(state_->conn, kChannel, bytes(queue), bytes(exchange), bytes(routing_key), amqp_empty_table);
-  if (auto error = replyError(amqp_get_rpc_reply(state_->conn), "queue.bind " + queue); !error.empty()) {
+  if (auto error = describeReply(amqp_get_rpc_reply(state_->conn), "queue.bind " + queue); !error.empty()) {
     return fail(error);
   }
   return okStatus();
@@ -237,7 +209,7 @@ Status Connection::bindQueue(const std::string& queue, const std::string& exchan
 
 Status Connection::enableConfirms() {
   amqp_confirm_select(state_->conn, kChannel);
-  if (auto error = replyError(amqp_get_rpc_reply(state_->conn), "confirm.select"); !error.empty()) return fail(error);
+  if (auto error = describeReply(amqp_get_rpc_reply(state_->conn), "confirm.select"); !error.empty()) return fail(error);
   return okStatus();
 }
 
@@ -280,19 +252,19 @@ Status Connection::waitForConfirms(std::chrono::milliseconds timeout) {
         return fail("the broker refused a message (basic.nack)");
       case AMQP_BASIC_RETURN_METHOD: {
         const auto* returned = static_cast<const amqp_basic_return_t*>(frame.payload.method.decoded);
-        state_->returned = "a message to exchange '" + text(returned->exchange) + "' reached no queue (" +
-                           std::to_string(returned->reply_code) + " " + text(returned->reply_text) + ")";
+        state_->returned = "a message to exchange '" + bytesToString(returned->exchange) + "' reached no queue (" +
+                           std::to_string(returned->reply_code) + " " + bytesToString(returned->reply_text) + ")";
         amqp_message_t message;
         if (const auto read = amqp_read_message(state_->conn, kChannel, &message, 0);
             read.reply_type != AMQP_RESPONSE_NORMAL) {
-          return fail(replyError(read, "reading a returned message"));
+          return fail(describeReply(read, "reading a returned message"));
         }
         amqp_destroy_message(&message);
         break;
       }
       case AMQP_CHANNEL_CLOSE_METHOD:
       case AMQP_CONNECTION_CLOSE_METHOD:
-        return fail(closeReason(frame.payload.method));
+        return fail(describeClose(frame.payload.method));
       default:
         break;
     }
@@ -308,7 +280,7 @@ Status Connection::waitForConfirms(std::chrono::milliseconds timeout) {
 
 Status Connection::setPrefetch(uint16_t count) {
   amqp_basic_qos(state_->conn, kChannel, 0, count, 0);
-  if (auto error = replyError(amqp_get_rpc_reply(state_->conn), "basic.qos"); !error.empty()) return fail(error);
+  if (auto error = describeReply(amqp_get_rpc_reply(state_->conn), "basic.qos"); !error.empty()) return fail(error);
   return okStatus();
 }
 
@@ -316,7 +288,7 @@ Status Connection::consume(const std::string& queue) {
   // The consumer tag is the queue name, so a delivery says where it came from.
   amqp_basic_consume(state_->conn, kChannel, bytes(queue), bytes(queue), /*no_local=*/0, /*no_ack=*/0,
                      /*exclusive=*/0, amqp_empty_table);
-  if (auto error = replyError(amqp_get_rpc_reply(state_->conn), "basic.consume " + queue); !error.empty()) {
+  if (auto error = describeReply(amqp_get_rpc_reply(state_->conn), "basic.consume " + queue); !error.empty()) {
     return fail(error);
   }
   return okStatus();
@@ -331,14 +303,14 @@ Result<std::optional<Delivery>> Connection::next(std::chrono::milliseconds timeo
   if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
     Delivery delivery;
     delivery.tag = envelope.delivery_tag;
-    delivery.queue = text(envelope.consumer_tag);
-    delivery.body = text(envelope.message.body);
+    delivery.queue = bytesToString(envelope.consumer_tag);
+    delivery.body = bytesToString(envelope.message.body);
     delivery.redelivered = envelope.redelivered != 0;
     if (envelope.message.properties._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) {
-      delivery.content_type = text(envelope.message.properties.content_type);
+      delivery.content_type = bytesToString(envelope.message.properties.content_type);
     }
     if (envelope.message.properties._flags & AMQP_BASIC_MESSAGE_ID_FLAG) {
-      delivery.message_id = text(envelope.message.properties.message_id);
+      delivery.message_id = bytesToString(envelope.message.properties.message_id);
     }
     amqp_destroy_envelope(&envelope);
     return std::optional<Delivery>(std::move(delivery));
@@ -347,7 +319,7 @@ Result<std::optional<Delivery>> Connection::next(std::chrono::milliseconds timeo
     return std::optional<Delivery>();
   }
   if (reply.reply_type != AMQP_RESPONSE_LIBRARY_EXCEPTION || reply.library_error != AMQP_STATUS_UNEXPECTED_STATE) {
-    return fail(replyError(reply, "consume")).error();
+    return fail(describeReply(reply, "consume")).error();
   }
   // A method other than a delivery: the broker closing, or cancelling a consumer.
   amqp_frame_t frame;
@@ -358,7 +330,7 @@ Result<std::optional<Delivery>> Connection::next(std::chrono::milliseconds timeo
     switch (frame.payload.method.id) {
       case AMQP_CHANNEL_CLOSE_METHOD:
       case AMQP_CONNECTION_CLOSE_METHOD:
-        return fail(closeReason(frame.payload.method)).error();
+        return fail(describeClose(frame.payload.method)).error();
       case AMQP_BASIC_CANCEL_METHOD:
         return fail("the broker cancelled a consumer (its queue was deleted or its node left)").error();
       default:

@@ -1,5 +1,7 @@
 #include "counting/amqp_link.h"
 
+#include "amqp/replies.h"
+
 #include <amqp.h>
 #include <amqp_tcp_socket.h>
 #include <sys/time.h>
@@ -14,41 +16,6 @@ constexpr amqp_channel_t kChannel = 1;
 constexpr int kHeartbeatSeconds = 5;
 constexpr size_t kMaxUnconfirmed = 100;
 constexpr auto kPollInterval = std::chrono::milliseconds(100);
-
-std::string bytesToString(amqp_bytes_t bytes) {
-  return std::string(static_cast<const char*>(bytes.bytes), bytes.len);
-}
-
-// "connection closed by the broker: 320 ..." for a connection.close or
-// channel.close method, else empty.
-std::string closeReason(const amqp_method_t& method) {
-  if (method.id == AMQP_CONNECTION_CLOSE_METHOD) {
-    const auto* close = static_cast<const amqp_connection_close_t*>(method.decoded);
-    return "connection closed by the broker: " + std::to_string(close->reply_code) + " " + bytesToString(close->reply_text);
-  }
-  if (method.id == AMQP_CHANNEL_CLOSE_METHOD) {
-    const auto* close = static_cast<const amqp_channel_close_t*>(method.decoded);
-    return "channel closed by the broker: " + std::to_string(close->reply_code) + " " + bytesToString(close->reply_text);
-  }
-  return {};
-}
-
-// Empty when `reply` is normal, else what went wrong, for logs.
-std::string replyError(const amqp_rpc_reply_t& reply, const char* context) {
-  switch (reply.reply_type) {
-    case AMQP_RESPONSE_NORMAL:
-      return {};
-    case AMQP_RESPONSE_NONE:
-      return std::string(context) + ": no reply";
-    case AMQP_RESPONSE_LIBRARY_EXCEPTION:
-      return std::string(context) + ": " + amqp_error_string2(reply.library_error);
-    case AMQP_RESPONSE_SERVER_EXCEPTION: {
-      const std::string reason = closeReason(reply.reply);
-      return std::string(context) + ": " + (reason.empty() ? "broker error" : reason);
-    }
-  }
-  return std::string(context) + ": unknown reply";
-}
 
 // The connection, destroyed (and closed when it was open) on every path.
 class Connection {
@@ -93,7 +60,7 @@ Status AmqpLink::serve() {
       opened != AMQP_STATUS_OK) {
     return Error::local("ConnectFailed", std::string("connect: ") + amqp_error_string2(opened));
   }
-  if (auto error = replyError(amqp_login(conn, config().vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, kHeartbeatSeconds,
+  if (auto error = amqp::describeReply(amqp_login(conn, config().vhost.c_str(), 0, AMQP_DEFAULT_FRAME_SIZE, kHeartbeatSeconds,
                                          AMQP_SASL_METHOD_PLAIN, config().username.c_str(), config().password.c_str()),
                               "login");
       !error.empty()) {
@@ -101,24 +68,24 @@ Status AmqpLink::serve() {
   }
   connection.markOpen(true);
   amqp_channel_open(conn, kChannel);
-  if (auto error = replyError(amqp_get_rpc_reply(conn), "channel.open"); !error.empty()) return Error::local("ConnectFailed", error);
+  if (auto error = amqp::describeReply(amqp_get_rpc_reply(conn), "channel.open"); !error.empty()) return Error::local("ConnectFailed", error);
   amqp_confirm_select(conn, kChannel);
-  if (auto error = replyError(amqp_get_rpc_reply(conn), "confirm.select"); !error.empty()) return Error::local("ConnectFailed", error);
+  if (auto error = amqp::describeReply(amqp_get_rpc_reply(conn), "confirm.select"); !error.empty()) return Error::local("ConnectFailed", error);
   const std::string routing_key = amqpRoutingKey(config().topic);
   if (subscribed()) {
     const amqp_queue_declare_ok_t* declared =
         amqp_queue_declare(conn, kChannel, amqp_empty_bytes, /*passive=*/0, /*durable=*/0, /*exclusive=*/1,
                            /*auto_delete=*/1, amqp_empty_table);
-    if (auto error = replyError(amqp_get_rpc_reply(conn), "queue.declare"); !error.empty() || declared == nullptr) {
+    if (auto error = amqp::describeReply(amqp_get_rpc_reply(conn), "queue.declare"); !error.empty() || declared == nullptr) {
       return Error::local("ConnectFailed", error);
     }
-    const std::string queue = bytesToString(declared->queue);
+    const std::string queue = amqp::bytesToString(declared->queue);
     amqp_queue_bind(conn, kChannel, amqp_cstring_bytes(queue.c_str()), amqp_cstring_bytes(kAmqpExchange),
                     amqp_cstring_bytes(routing_key.c_str()), amqp_empty_table);
-    if (auto error = replyError(amqp_get_rpc_reply(conn), "queue.bind"); !error.empty()) return Error::local("ConnectFailed", error);
+    if (auto error = amqp::describeReply(amqp_get_rpc_reply(conn), "queue.bind"); !error.empty()) return Error::local("ConnectFailed", error);
     amqp_basic_consume(conn, kChannel, amqp_cstring_bytes(queue.c_str()), amqp_empty_bytes, /*no_local=*/0,
                        /*no_ack=*/0, /*exclusive=*/1, amqp_empty_table);
-    if (auto error = replyError(amqp_get_rpc_reply(conn), "basic.consume"); !error.empty()) return Error::local("ConnectFailed", error);
+    if (auto error = amqp::describeReply(amqp_get_rpc_reply(conn), "basic.consume"); !error.empty()) return Error::local("ConnectFailed", error);
   }
   markConnected();
 
@@ -150,7 +117,7 @@ Status AmqpLink::serve() {
     amqp_envelope_t envelope;
     const amqp_rpc_reply_t reply = amqp_consume_message(conn, &envelope, &poll, 0);
     if (reply.reply_type == AMQP_RESPONSE_NORMAL) {
-      const std::string payload = bytesToString(envelope.message.body);
+      const std::string payload = amqp::bytesToString(envelope.message.body);
       const uint64_t tag = envelope.delivery_tag;
       amqp_destroy_envelope(&envelope);
       if (subscribed()) deliver(payload);
@@ -161,7 +128,7 @@ Status AmqpLink::serve() {
     }
     if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT) continue;
     if (reply.reply_type != AMQP_RESPONSE_LIBRARY_EXCEPTION || reply.library_error != AMQP_STATUS_UNEXPECTED_STATE) {
-      return fail(replyError(reply, "wait"));
+      return fail(amqp::describeReply(reply, "wait"));
     }
     // Something other than a delivery: a publisher confirm, or the broker closing.
     amqp_frame_t frame;
@@ -183,7 +150,7 @@ Status AmqpLink::serve() {
         return fail("the broker refused a message (basic.nack)");
       case AMQP_CHANNEL_CLOSE_METHOD:
       case AMQP_CONNECTION_CLOSE_METHOD:
-        return fail(closeReason(frame.payload.method));
+        return fail(amqp::describeClose(frame.payload.method));
       default:
         break;
     }

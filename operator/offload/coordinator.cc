@@ -60,7 +60,7 @@ Status Coordinator::deleteIfComplete(const std::string& message_id) {
     metrics_.objects_deleted.inc();
     metrics_.deletion_lag.observe((*deleted)->lag_seconds);
     metrics_.ack_latency.observe((*deleted)->ack_latency_seconds);
-    log::info("deleted", {log::Field("message_id", message_id), log::Field("bucket", (*deleted)->bucket),
+    log::debug("deleted", {log::Field("message_id", message_id), log::Field("bucket", (*deleted)->bucket),
                           log::Field("key", (*deleted)->key), log::Field("inline", (*deleted)->is_inline)});
   }
   return okStatus();

@@ -40,21 +40,31 @@ PayloadReader generatedReader(uint64_t size, const std::string& producer, uint64
   const uint64_t total = size;
   return [state, total](char* buffer, size_t capacity) -> Result<size_t> {
     size_t written = 0;
+    const uint64_t head = state->head.size();
     while (written < capacity && state->position < total) {
       const uint64_t at = state->position;
-      const uint64_t head = state->head.size();
       if (at < head) {
-        buffer[written] = state->head[at];
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(capacity - written, head - at));
+        std::copy_n(state->head.data() + at, n, buffer + written);
+        written += n;
+        state->position += n;
       } else if (at < head + state->letters) {
-        state->random ^= state->random << 13;
-        state->random ^= state->random >> 7;
-        state->random ^= state->random << 17;
-        buffer[written] = static_cast<char>('a' + state->random % 26);
+        // Eight letters per xorshift step.
+        size_t n = static_cast<size_t>(std::min<uint64_t>(capacity - written, head + state->letters - at));
+        while (n > 0) {
+          state->random ^= state->random << 13;
+          state->random ^= state->random >> 7;
+          state->random ^= state->random << 17;
+          uint64_t bits = state->random;
+          for (int i = 0; i < 8 && n > 0; ++i, --n, bits >>= 8) {
+            buffer[written++] = static_cast<char>('a' + (bits & 0xff) % 26);
+            ++state->position;
+          }
+        }
       } else {
-        buffer[written] = state->tail[at - head - state->letters];
+        buffer[written++] = state->tail[at - head - state->letters];
+        ++state->position;
       }
-      ++written;
-      ++state->position;
     }
     return written;
   };

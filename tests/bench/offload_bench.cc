@@ -59,7 +59,7 @@ double shellSeconds(const std::string& command) {
 }  // namespace
 
 int main() {
-  testing::OffloadServers servers;
+  offload::testing::OffloadServers servers;
   if (auto started = servers.startAll(true); !started) {
     std::fprintf(stderr, "cannot start the servers: %s\n", started.error().message.c_str());
     return 1;
@@ -73,7 +73,7 @@ int main() {
   const fs::path blob = dir / "blob";
   std::system(("head -c 67108864 /dev/urandom > " + blob.string()).c_str());
   const std::string curl = std::string("curl -sf -o /dev/null --aws-sigv4 aws:amz:us-east-1:s3 -u ") +
-                           testing::OffloadServers::kAccessKey + ":" + testing::OffloadServers::kSecretKey +
+                           offload::testing::OffloadServers::kAccessKey + ":" + offload::testing::OffloadServers::kSecretKey +
                            " -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' ";
   double put = 0, get = 0;
   for (int i = 0; i < 3; ++i) {
@@ -100,7 +100,8 @@ int main() {
     const char* threshold;
   };
   const std::vector<Case> cases = {
-      {"4KiB", 4.0 / 1024, 400, "65536"},   {"4KiB", 4.0 / 1024, 400, "0"},   {"64KiB", 64.0 / 1024, 200, "65536"},
+      {"4KiB", 4.0 / 1024, 400, "65536"},   {"4KiB", 4.0 / 1024, 400, "0"},   {"16KiB", 16.0 / 1024, 400, "65536"},
+      {"16KiB", 16.0 / 1024, 400, "0"},     {"64KiB", 64.0 / 1024, 200, "65536"},
       {"64KiB", 64.0 / 1024, 200, "0"},     {"1MiB", 1, 64, "65536"},          {"16MiB", 16, 8, "65536"},
       {"128MiB", 128, 2, "65536"}};
   std::printf("\nend to end, 1 recipient, default 8 MiB parts (producer start -> every object deleted):\n");
@@ -123,7 +124,7 @@ int main() {
                                    env, dir / (pipeline + "-producer.log"));
     const bool done = waitForDeleted(**ledger, c.count, 600s);
     const double elapsed = seconds(Clock::now() - start);
-    std::printf("%-8s %-9s %6d %10.1f %10.1f %11.1f MiB%s\n", c.size, std::string(c.threshold) == "0" || c.mib > 0.0625 ? "offloaded" : "inline",
+    std::printf("%-8s %-9s %6d %10.1f %10.1f %11.1f MiB%s\n", c.size, std::string(c.threshold) == "0" || c.mib > 64.0 / 1024 ? "offloaded" : "inline",
                 c.count, c.count / elapsed, c.count * c.mib / elapsed, rss, done ? "" : "  (NOT all deleted)");
     warren::testing::stopProcess(consumer, 5s);
     warren::testing::stopProcess(coordinator, 5s);

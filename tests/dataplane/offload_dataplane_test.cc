@@ -47,6 +47,7 @@ TEST_F(DataPlaneTest, OffloadSurvivesLosingARabbitmqNodeOfThree) {
   auto run = [&](std::vector<std::string> argv, const std::string& log) {
     const pid_t pid = warren::testing::spawnProcess(argv, {root_ / log, env});
     if (pid > 0) programs_.push_back(pid);
+    servers.track(pid);
     return pid;
   };
   run({WARREN_OFFLOAD_COORDINATOR, "--metrics-address", "", "--rescan-interval", "1s"}, "coordinator.log");

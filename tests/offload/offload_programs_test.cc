@@ -70,6 +70,7 @@ class OffloadProgramsTest : public ::testing::Test {
     const pid_t pid = spawnProcess(args, {dir_ / log, servers_->programEnv(pipeline_, kBucket)});
     EXPECT_GT(pid, 0) << program;
     if (pid > 0) processes_.push_back(pid);
+    servers_->track(pid);
     return pid;
   }
   pid_t startCoordinator(const std::string& log, const std::string& id) {

@@ -1,6 +1,9 @@
 #include "offload_servers.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <cstdlib>
 #include <fstream>
@@ -32,6 +35,31 @@ bool asPostgres(const std::string& command, const fs::path& log) {
   return std::system((prefix + command + " >>" + log.string() + " 2>&1").c_str()) == 0;
 }
 
+// Every process a fixture starts is listed in <root>/pids, so that a test
+// process that died without its destructor (a crash, SIGKILL) leaves nothing
+// running: the next fixture kills what a dead owner left and removes its files.
+void remember(const fs::path& root, pid_t pid) {
+  if (pid > 0) std::ofstream(root / "pids", std::ios::app) << pid << "\n";
+}
+
+void sweepLeftovers() {
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(fs::temp_directory_path(), ignored)) {
+    const std::string name = entry.path().filename();
+    const std::string prefix = "warren-offload-";
+    if (name.rfind(prefix, 0) != 0 || name.find_first_not_of("0123456789", prefix.size()) != std::string::npos) continue;
+    const pid_t owner = static_cast<pid_t>(std::stol(name.substr(prefix.size())));
+    if (::kill(owner, 0) == 0 || errno != ESRCH) continue;  // its test is still running
+    std::ifstream pids(entry.path() / "pids");
+    for (pid_t pid; pids >> pid;) ::kill(-pid, SIGKILL), ::kill(pid, SIGKILL);
+    if (fs::exists(entry.path() / "pg" / "data" / "postmaster.pid")) {
+      asPostgres(std::string(kPgBin) + "/pg_ctl -D " + (entry.path() / "pg" / "data").string() + " -m immediate stop",
+                 "/dev/null");
+    }
+    fs::remove_all(entry.path(), ignored);
+  }
+}
+
 std::string tail(const fs::path& file) {
   std::ifstream in(file);
   std::stringstream text;
@@ -44,6 +72,7 @@ std::string tail(const fs::path& file) {
 
 Status OffloadServers::prepare() {
   if (!root_.empty()) return okStatus();
+  sweepLeftovers();
   root_ = fs::temp_directory_path() / ("warren-offload-" + std::to_string(getpid()));
   fs::remove_all(root_);
   fs::create_directories(root_);
@@ -83,6 +112,7 @@ Status OffloadServers::startS3() {
                           (root_ / "s3-access.log").string(), "posix", (root_ / "s3").string()},
                          {root_ / "s3.log",
                           {std::string("ROOT_ACCESS_KEY=") + kAccessKey, std::string("ROOT_SECRET_KEY=") + kSecretKey}});
+  remember(root_, s3_pid_);
   if (s3_pid_ < 0 || !waitForPort(s3_port_, std::chrono::seconds(30))) {
     return Error::local("S3", "versitygw did not start: " + tail(root_ / "s3.log"));
   }
@@ -151,6 +181,7 @@ Status OffloadServers::startBroker() {
   // An epmd of its own, so nothing outlives the test.
   epmd_pid_ = spawnProcess({"/usr/bin/epmd", "-port", std::to_string(epmd_port_), "-address", "127.0.0.1"},
                            {dir / "epmd.log", {}});
+  remember(root_, epmd_pid_);
   if (epmd_pid_ < 0 || !waitForPort(epmd_port_, std::chrono::seconds(10))) {
     return Error::local("Broker", "epmd did not start: " + tail(dir / "epmd.log"));
   }
@@ -163,6 +194,7 @@ Status OffloadServers::startBroker() {
         "RABBITMQ_MNESIA_BASE=" + (dir / "mnesia").string(), "RABBITMQ_LOG_BASE=" + (dir / "log").string(),
         "RABBITMQ_DIST_PORT=" + std::to_string(dist_port_), "ERL_EPMD_PORT=" + std::to_string(epmd_port_),
         "ERL_EPMD_ADDRESS=127.0.0.1"}});
+  remember(root_, broker_pid_);
   if (broker_pid_ < 0 || !waitForPort(amqp_port_, std::chrono::seconds(90))) {
     return Error::local("Broker", "rabbitmq-server did not start: " + tail(dir / "out.log"));
   }
@@ -184,6 +216,10 @@ std::vector<std::string> OffloadServers::programEnv(const std::string& pipeline,
           "WARREN_OFFLOAD_DATABASE_URI=" + databaseUri(),
           std::string("AWS_ACCESS_KEY_ID=") + kAccessKey,
           std::string("AWS_SECRET_ACCESS_KEY=") + kSecretKey};
+}
+
+void OffloadServers::track(pid_t pid) const {
+  if (!root_.empty()) remember(root_, pid);
 }
 
 int OffloadServers::s3Deletes(const std::string& bucket, const std::string& key) const {

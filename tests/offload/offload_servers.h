@@ -40,6 +40,9 @@ class OffloadServers {
   // The environment the offload programs read their connections from.
   std::vector<std::string> programEnv(const std::string& pipeline, const std::string& bucket) const;
   const std::filesystem::path& root() const { return root_; }
+  // Lists a program the test started beside the servers, so that it is
+  // killed with them should the test process die without cleaning up.
+  void track(pid_t pid) const;
   // How many DeleteObject requests versitygw logged for `key` of `bucket`
   // (for every key under it when `key` ends with '/').
   int s3Deletes(const std::string& bucket, const std::string& key) const;
