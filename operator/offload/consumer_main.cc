@@ -153,15 +153,11 @@ Status deliver(const Pointer& pointer, const fs::path& stored, const std::option
 int main(int argc, char** argv) {
   app::ShutdownSignal::instance().install();
   auto& shutdown = app::ShutdownSignal::instance();
-  std::vector<std::string> known = connectionFlags();
-  for (const char* flag : {"recipient", "output-dir", "exec", "work-dir", "prefetch", "max-messages", "log-format"}) {
-    known.push_back(flag);
-  }
-  auto flags = Flags::parse(argc, argv, known, {"keep-compressed", "no-declare"});
-  if (!flags) return fail(flags.error());
-  if (auto format = log::parseFormat(flags->getOr("log-format", "text"))) log::configure(log::Level::kInfo, *format);
-  auto connections = readConnections(*flags);
-  if (!connections) return fail(connections.error());
+  auto setup = setUpProgram(argc, argv, {"recipient", "output-dir", "exec", "work-dir", "prefetch", "max-messages"},
+                            {"keep-compressed"});
+  if (!setup) return fail(setup.error());
+  const Flags* flags = &setup->flags;
+  const Connections* connections = &setup->connections;
   auto recipient = flags->require("recipient", {"WARREN_OFFLOAD_RECIPIENT"});
   if (!recipient) return fail(recipient.error());
   if (!validRecipientName(*recipient)) {

@@ -58,16 +58,12 @@ int fail(const Error& error) {
 int main(int argc, char** argv) {
   app::ShutdownSignal::instance().install();
   auto& shutdown = app::ShutdownSignal::instance();
-  std::vector<std::string> known = connectionFlags();
-  for (const char* flag : {"database-uri", "database-schema", "id", "metrics-address", "sweep-interval", "rescan-interval",
-                           "expiry-policy", "orphan-policy", "orphan-age", "key-prefix", "log-format", "prefetch"}) {
-    known.push_back(flag);
-  }
-  auto flags = Flags::parse(argc, argv, known, {"no-declare"});
-  if (!flags) return fail(flags.error());
-  if (auto format = log::parseFormat(flags->getOr("log-format", "text"))) log::configure(log::Level::kInfo, *format);
-  auto connections = readConnections(*flags);
-  if (!connections) return fail(connections.error());
+  auto setup = setUpProgram(argc, argv, {"database-uri", "database-schema", "id", "metrics-address", "sweep-interval", "rescan-interval",
+                             "expiry-policy", "orphan-policy", "orphan-age", "key-prefix", "prefetch"},
+                            {});
+  if (!setup) return fail(setup.error());
+  const Flags* flags = &setup->flags;
+  const Connections* connections = &setup->connections;
   auto database_uri = flags->require("database-uri", {"WARREN_OFFLOAD_DATABASE_URI"});
   if (!database_uri) return fail(database_uri.error());
   const std::string schema = flags->getOr("database-schema", "warren_offload");

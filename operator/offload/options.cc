@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "common/log.h"
 #include "offload/topology.h"
 
 namespace warren::offload {
@@ -143,6 +144,22 @@ Result<Connections> readConnections(const Flags& flags, bool need_s3) {
   if (!bucket) return bucket.error();
   connections.bucket = *bucket;
   return connections;
+}
+
+Result<ProgramSetup> setUpProgram(int argc, char** argv, std::vector<std::string> extra,
+                                  std::vector<std::string> switches) {
+  for (const auto& flag : connectionFlags()) extra.push_back(flag);
+  extra.push_back("log-format");
+  switches.push_back("no-declare");
+  auto flags = Flags::parse(argc, argv, extra, switches);
+  if (!flags) return flags.error();
+  const std::string format = flags->getOr("log-format", "text");
+  const auto parsed = log::parseFormat(format);
+  if (!parsed) return invalid("log-format", "must be text or json, got '" + format + "'");
+  log::configure(log::Level::kInfo, *parsed);
+  auto connections = readConnections(*flags);
+  if (!connections) return connections.error();
+  return ProgramSetup{std::move(*flags), std::move(*connections)};
 }
 
 }  // namespace warren::offload

@@ -54,4 +54,14 @@ Result<Connections> readConnections(const Flags& flags, bool need_s3 = true);
 // The flag names readConnections() reads, to pass to Flags::parse.
 std::vector<std::string> connectionFlags();
 
+// What every offload program starts from: its flags (the connection flags,
+// --log-format and --no-declare, besides `extra` and `switches`) and its
+// connections; configures logging from --log-format.
+struct ProgramSetup {
+  Flags flags;
+  Connections connections;
+};
+Result<ProgramSetup> setUpProgram(int argc, char** argv, std::vector<std::string> extra,
+                                  std::vector<std::string> switches);
+
 }  // namespace warren::offload

@@ -102,16 +102,12 @@ class PointerPublisher {
 
 int main(int argc, char** argv) {
   app::ShutdownSignal::instance().install();
-  std::vector<std::string> known = connectionFlags();
-  for (const char* flag : {"recipients", "file", "size", "count", "inline-threshold", "ttl", "producer-id", "content-type",
-                           "key-prefix", "log-format", "publish-timeout", "seed"}) {
-    known.push_back(flag);
-  }
-  auto flags = Flags::parse(argc, argv, known, {"gzip", "verify", "stdin", "no-declare"});
-  if (!flags) return fail(flags.error());
-  if (auto format = log::parseFormat(flags->getOr("log-format", "text"))) log::configure(log::Level::kInfo, *format);
-  auto connections = readConnections(*flags);
-  if (!connections) return fail(connections.error());
+  auto setup = setUpProgram(argc, argv, {"recipients", "file", "size", "count", "inline-threshold", "ttl", "producer-id", "content-type",
+                             "key-prefix", "publish-timeout", "seed"},
+                            {"gzip", "verify", "stdin"});
+  if (!setup) return fail(setup.error());
+  const Flags* flags = &setup->flags;
+  const Connections* connections = &setup->connections;
   auto recipients_flag = flags->require("recipients", {"WARREN_OFFLOAD_RECIPIENTS"});
   if (!recipients_flag) return fail(recipients_flag.error());
   std::vector<std::string> recipients = splitList(*recipients_flag);

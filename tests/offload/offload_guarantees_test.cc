@@ -14,32 +14,18 @@
 #include "offload/ledger.h"
 #include "offload/s3_client.h"
 #include "offload_servers.h"
+#include "servers_suite.h"
 
 namespace warren::offload {
 namespace {
 
-using testing::OffloadServers;
+constexpr char kGuaranteesBucket[] = "guarantees";
 
-constexpr const char* kBucket = "guarantees";
-
-class OffloadGuaranteesTest : public ::testing::Test {
+class OffloadGuaranteesTest : public testing::ServersSuite</*with_broker=*/false, kGuaranteesBucket> {
  protected:
-  static void SetUpTestSuite() {
-    servers_ = new OffloadServers();
-    setup_ = servers_->startAll(/*with_broker=*/false);
-    if (!setup_) return;
-    auto s3 = S3Client::create(servers_->s3Config());
-    setup_ = s3 ? (*s3)->createBucket(kBucket) : Status(s3.error());
-  }
-  static void TearDownTestSuite() {
-    delete servers_;
-    servers_ = nullptr;
-  }
-
   void SetUp() override {
     ASSERT_TRUE(setup_) << setup_.error().message;
-    schema_ = "t_" + std::string(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::transform(schema_.begin(), schema_.end(), schema_.begin(), [](unsigned char c) { return std::tolower(c); });
+    schema_ = "t_" + lowercaseTestName();
     auto s3 = S3Client::create(servers_->s3Config());
     ASSERT_TRUE(s3) << s3.error().message;
     s3_ = std::move(*s3);
@@ -105,8 +91,6 @@ class OffloadGuaranteesTest : public ::testing::Test {
     return static_cast<int>(std::count(names.begin(), names.end(), "deleted"));
   }
 
-  static OffloadServers* servers_;
-  static Status setup_;
   std::string schema_;
   metrics::Registry registry_;
   CoordinatorMetrics metrics_{registry_};
@@ -114,9 +98,6 @@ class OffloadGuaranteesTest : public ::testing::Test {
   std::unique_ptr<Ledger> ledger_;
   std::unique_ptr<Coordinator> coordinator_;
 };
-
-OffloadServers* OffloadGuaranteesTest::servers_ = nullptr;
-Status OffloadGuaranteesTest::setup_ = okStatus();
 
 TEST_F(OffloadGuaranteesTest, DeletesOnlyAfterEveryRecipientConfirmed) {
   const Pointer pointer = stored("m1");

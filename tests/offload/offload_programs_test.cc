@@ -23,6 +23,7 @@
 #include "offload/s3_client.h"
 #include "offload/topology.h"
 #include "offload_servers.h"
+#include "servers_suite.h"
 #include "process.h"
 
 namespace warren::offload {
@@ -30,30 +31,16 @@ namespace {
 
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using testing::OffloadServers;
 using warren::testing::spawnProcess;
 using warren::testing::stopProcess;
 
-constexpr const char* kBucket = "programs";
+constexpr char kProgramsBucket[] = "programs";
 
-class OffloadProgramsTest : public ::testing::Test {
+class OffloadProgramsTest : public testing::ServersSuite</*with_broker=*/true, kProgramsBucket> {
  protected:
-  static void SetUpTestSuite() {
-    servers_ = new OffloadServers();
-    setup_ = servers_->startAll(/*with_broker=*/true);
-    if (!setup_) return;
-    auto s3 = S3Client::create(servers_->s3Config());
-    setup_ = s3 ? (*s3)->createBucket(kBucket) : Status(s3.error());
-  }
-  static void TearDownTestSuite() {
-    delete servers_;
-    servers_ = nullptr;
-  }
-
   void SetUp() override {
     ASSERT_TRUE(setup_) << setup_.error().message;
-    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    const std::string name = lowercaseTestName();
     pipeline_ = "p-" + name;
     schema_ = "s_" + name;
     dir_ = servers_->root() / name;
@@ -142,15 +129,10 @@ class OffloadProgramsTest : public ::testing::Test {
     return kube::sha256Hex(bytes.str());
   }
 
-  static OffloadServers* servers_;
-  static Status setup_;
   std::string pipeline_, schema_;
   fs::path dir_;
   std::vector<pid_t> processes_;
 };
-
-OffloadServers* OffloadProgramsTest::servers_ = nullptr;
-Status OffloadProgramsTest::setup_ = okStatus();
 
 TEST_F(OffloadProgramsTest, PayloadsReachBothRecipientsAndAreDeletedOnce) {
   startCoordinator("coordinator.log", "coordinator-1");
