@@ -66,6 +66,19 @@ Status Coordinator::deleteIfComplete(const std::string& message_id) {
   return okStatus();
 }
 
+Status Coordinator::onMessage(MessageKind kind, const std::string& body) {
+  if (kind == MessageKind::kPointer) {
+    auto pointer = parsePointer(body);
+    if (pointer) return onPointer(*pointer);
+    metrics_.invalid_messages.inc();
+    return pointer.error();
+  }
+  auto ack = parseAck(body);
+  if (ack) return onAck(*ack);
+  metrics_.invalid_messages.inc();
+  return ack.error();
+}
+
 Status Coordinator::onPointer(const Pointer& pointer) {
   auto recorded = ledger_.recordPointer(pointer);
   if (!recorded) return recorded.error();

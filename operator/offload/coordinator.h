@@ -53,6 +53,12 @@ class Coordinator {
  public:
   Coordinator(Ledger& ledger, S3Client& s3, CoordinatorMetrics& metrics, CoordinatorSettings settings);
 
+  enum class MessageKind { kPointer, kAck };
+  // Parses and handles one message off the ledger queue (a pointer) or the
+  // ACK queue. Error reason "InvalidMessage": it can never be handled
+  // (dead-letter it); any other Error: deliver it again later.
+  Status onMessage(MessageKind kind, const std::string& body);
+
   // An Error means nothing was acknowledged: the message must be delivered again.
   Status onPointer(const Pointer& pointer);
   Status onAck(const Ack& ack);

@@ -199,25 +199,15 @@ int main(int argc, char** argv) {
       if (!delivery) { retry(delivery.error(), "broker connection lost"); break; }
       if (!*delivery) continue;
       const amqp::Delivery& message = **delivery;
-      Status handled = okStatus();
-      if (message.queue == topology.ledgerQueue()) {
-        auto pointer = parsePointer(message.body);
-        if (!pointer) {
-          coordinator_metrics.invalid_messages.inc();
-          log::warn("not a pointer (dead-lettered)", {log::Field("error", pointer.error().message)});
-          if (auto rejected = conn.reject(message.tag, false); !rejected) { retry(rejected.error(), "broker connection lost"); break; }
-          continue;
-        }
-        handled = coordinator.onPointer(*pointer);
-      } else {
-        auto ack = parseAck(message.body);
-        if (!ack) {
-          coordinator_metrics.invalid_messages.inc();
-          log::warn("not an ACK (dead-lettered)", {log::Field("error", ack.error().message)});
-          if (auto rejected = conn.reject(message.tag, false); !rejected) { retry(rejected.error(), "broker connection lost"); break; }
-          continue;
-        }
-        handled = coordinator.onAck(*ack);
+      const Status handled = coordinator.onMessage(message.queue == topology.ledgerQueue()
+                                                       ? Coordinator::MessageKind::kPointer
+                                                       : Coordinator::MessageKind::kAck,
+                                                   message.body);
+      if (!handled && handled.error().reason == "InvalidMessage") {
+        log::warn("not a valid message (dead-lettered)",
+                  {log::Field("queue", message.queue), log::Field("error", handled.error().message)});
+        if (auto rejected = conn.reject(message.tag, false); !rejected) { retry(rejected.error(), "broker connection lost"); break; }
+        continue;
       }
       // Unacknowledged, the message comes back when this connection closes.
       if (!handled) { retry(handled.error(), "cannot record a message"); break; }

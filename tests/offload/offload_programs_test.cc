@@ -393,3 +393,39 @@ TEST_F(OffloadProgramsTest, ClientsWrittenWithBoto3AndPikaInteroperate) {
 
 }  // namespace
 }  // namespace warren::offload
+
+namespace warren::offload {
+namespace {
+
+TEST_F(OffloadProgramsTest, MessagesThatAreNotPointersEndInTheDeadLetterQueue) {
+  startCoordinator("coordinator.log", "coordinator-1");
+  startConsumer("alpha");
+  auto endpoints = amqp::parseUri(servers_->amqpUri());
+  ASSERT_TRUE(endpoints);
+  auto publisher = amqp::Connection::open(endpoints->front(), 5s);
+  ASSERT_TRUE(publisher);
+  const Topology topology(pipeline_);
+  ASSERT_TRUE(topology.declareForProducer(**publisher, {"alpha"}));
+  ASSERT_TRUE((*publisher)->enableConfirms());
+  ASSERT_TRUE((*publisher)->publish(topology.pointerExchange(), "", "{\"version\": 1, \"message_id\": 5}", kPointerContentType));
+  ASSERT_TRUE((*publisher)->waitForConfirms(5s));
+  // The coordinator's copy and alpha's copy are both refused, without requeue.
+  auto reader = amqp::Connection::open(endpoints->front(), 5s);
+  ASSERT_TRUE(reader);
+  ASSERT_TRUE((*reader)->consume(topology.deadLetterQueue()));
+  int dead = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (dead < 2 && std::chrono::steady_clock::now() < deadline) {
+    auto delivery = (*reader)->next(500ms);
+    ASSERT_TRUE(delivery) << delivery.error().message;
+    if (!*delivery) continue;
+    EXPECT_NE((*delivery)->body.find("\"message_id\": 5"), std::string::npos);
+    ASSERT_TRUE((*reader)->ack((*delivery)->tag));
+    ++dead;
+  }
+  EXPECT_EQ(dead, 2) << tail(dir_ / "coordinator.log") << tail(dir_ / "consumer-alpha.log");
+  EXPECT_NE(tail(dir_ / "coordinator.log").find("message_id: must be a string"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace warren::offload
