@@ -9,12 +9,6 @@ namespace {
 
 const std::vector<double> kLatencyBuckets = {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600};
 
-// S3's LastModified ("2026-12-02T10:00:00.000Z") as a time point.
-std::optional<TimePoint> lastModified(const std::string& text) {
-  if (auto parsed = parseTime(text)) return parsed;
-  return std::nullopt;
-}
-
 }  // namespace
 
 CoordinatorMetrics::CoordinatorMetrics(metrics::Registry& registry)
@@ -156,7 +150,7 @@ Status Coordinator::sweepOrphans() {
     std::vector<std::string> old_keys;
     std::map<std::string, uint64_t> sizes;
     for (const auto& object : page->objects) {
-      const auto modified = lastModified(object.last_modified);
+      const auto modified = parseTime(object.last_modified);  // S3's LastModified is RFC 3339
       if (modified && *modified < cutoff) {
         old_keys.push_back(object.key);
         sizes[object.key] = object.size;
@@ -167,22 +161,50 @@ Status Coordinator::sweepOrphans() {
       if (!known) return known.error();
       for (const auto& key : old_keys) {
         if (known->count(key)) continue;
-        const bool remove = settings_.orphan_policy == ExpiryPolicy::kDelete;
-        if (remove) {
-          if (auto removed = s3_.remove(settings_.bucket, key); !removed) return removed;
-        }
-        auto fresh = ledger_.recordOrphan(settings_.bucket, key, sizes[key], remove);
-        if (!fresh) return fresh.error();
-        if (*fresh) metrics_.orphans_found.inc();
-        if (remove) metrics_.orphans_deleted.inc();
-        if (*fresh || remove) {
-          log::warn(remove ? "orphan upload deleted" : "orphan upload found (no pointer)",
-                    {log::Field("bucket", settings_.bucket), log::Field("key", key)});
+        if (auto handled = handleOrphan(key, sizes[key], [&] { return s3_.remove(settings_.bucket, key); }); !handled) {
+          return handled;
         }
       }
     }
     token = page->next_continuation_token.value_or("");
   } while (!token.empty());
+  return sweepPendingUploads();
+}
+
+Status Coordinator::sweepPendingUploads() {
+  const auto cutoff = std::chrono::system_clock::now() - settings_.orphan_age;
+  std::pair<std::string, std::string> markers;
+  for (;;) {
+    auto page = s3_.listPendingUploads(settings_.bucket, settings_.key_prefix, markers.first, markers.second);
+    if (!page) return page.error();
+    for (const auto& upload : page->uploads) {
+      const auto initiated = parseTime(upload.initiated);
+      if (!initiated || *initiated >= cutoff) continue;
+      // Named apart from whole objects: a pending upload is not a key yet.
+      const std::string name = upload.key + "#upload=" + upload.upload_id;
+      if (auto handled = handleOrphan(name, 0, [&] { return s3_.abortMultipart(settings_.bucket, upload.key, upload.upload_id); });
+          !handled) {
+        return handled;
+      }
+    }
+    if (!page->next_markers) return okStatus();
+    markers = *page->next_markers;
+  }
+}
+
+Status Coordinator::handleOrphan(const std::string& name, uint64_t size, const std::function<Status()>& remove) {
+  const bool removing = settings_.orphan_policy == ExpiryPolicy::kDelete;
+  if (removing) {
+    if (auto removed = remove(); !removed) return removed;
+  }
+  auto fresh = ledger_.recordOrphan(settings_.bucket, name, size, removing);
+  if (!fresh) return fresh.error();
+  if (*fresh) metrics_.orphans_found.inc();
+  if (removing) metrics_.orphans_deleted.inc();
+  if (*fresh || removing) {
+    log::warn(removing ? "orphan upload deleted" : "orphan upload found (no pointer)",
+              {log::Field("bucket", settings_.bucket), log::Field("name", name)});
+  }
   return okStatus();
 }
 

@@ -4,10 +4,12 @@
 // ledger; whenever one may complete an object, the coordinator tries the
 // deletion claim. The sweep deletes what a dead coordinator left complete,
 // reports (or, by policy, deletes) objects past their expiry with ACKs
-// missing, and finds uploads that never got a pointer.
+// missing, and finds uploads that never got a pointer (whole objects, and
+// multipart uploads a producer began and never finished).
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "common/result.h"
@@ -70,6 +72,9 @@ class Coordinator {
  private:
   Status deleteIfComplete(const std::string& message_id);
   Status sweepOrphans();
+  Status sweepPendingUploads();
+  // Reports (and by policy removes) one orphan; `remove` does the removing.
+  Status handleOrphan(const std::string& name, uint64_t size, const std::function<Status()>& remove);
 
   Ledger& ledger_;
   S3Client& s3_;

@@ -268,6 +268,20 @@ Result<s3::ListPage> S3Client::list(const std::string& bucket, const std::string
   return s3::parseListPage(response->body);
 }
 
+Result<s3::PendingUploadsPage> S3Client::listPendingUploads(const std::string& bucket, const std::string& prefix,
+                                                           const std::string& key_marker,
+                                                           const std::string& upload_id_marker) {
+  std::map<std::string, std::string> parameters{{"prefix", prefix}, {"uploads", ""}};
+  if (!key_marker.empty()) parameters["key-marker"] = key_marker;
+  if (!upload_id_marker.empty()) parameters["upload-id-marker"] = upload_id_marker;
+  Request request{"GET", s3::objectUrl(config_.endpoint, bucket, "", parameters), {}, {}, nullptr,
+                  "list multipart uploads " + bucket};
+  auto response = performWithRetries(request);
+  if (!response) return response.error();
+  if (response->status >= 300) return statusError(request.what, response->status, response->body);
+  return s3::parsePendingUploads(response->body);
+}
+
 Status S3Client::abortMultipart(const std::string& bucket, const std::string& key, const std::string& upload_id) {
   Request request{"DELETE", s3::objectUrl(config_.endpoint, bucket, key, {{"uploadId", upload_id}}), {}, {}, nullptr,
                   "abort multipart " + bucket + "/" + key};

@@ -80,6 +80,12 @@ class S3Client {
   Status remove(const std::string& bucket, const std::string& key);
   Result<s3::ListPage> list(const std::string& bucket, const std::string& prefix,
                             const std::string& continuation_token = "");
+  // Multipart uploads under `prefix` begun and never completed (a producer
+  // that died mid-upload), which a plain listing does not show.
+  Result<s3::PendingUploadsPage> listPendingUploads(const std::string& bucket, const std::string& prefix,
+                                                    const std::string& key_marker = "",
+                                                    const std::string& upload_id_marker = "");
+  Status abortMultipart(const std::string& bucket, const std::string& key, const std::string& upload_id);
 
  private:
   struct Request;
@@ -87,7 +93,6 @@ class S3Client {
   explicit S3Client(S3Config config);
   Result<Response> perform(const Request& request);
   Result<Response> performWithRetries(const Request& request);
-  Status abortMultipart(const std::string& bucket, const std::string& key, const std::string& upload_id);
 
   S3Config config_;
   void* curl_ = nullptr;  // CURL*

@@ -102,6 +102,22 @@ Result<ListPage> parseListPage(const std::string& xml) {
   return page;
 }
 
+Result<PendingUploadsPage> parsePendingUploads(const std::string& xml) {
+  auto document = load(xml, "ListMultipartUploadsResult");
+  if (!document) return document.error();
+  const pugi::xml_node result = document->child("ListMultipartUploadsResult");
+  if (!result) return Error::local("S3Error", "not a ListMultipartUploadsResult");
+  PendingUploadsPage page;
+  for (const pugi::xml_node upload : result.children("Upload")) {
+    page.uploads.push_back({upload.child_value("Key"), upload.child_value("UploadId"), upload.child_value("Initiated")});
+  }
+  if (std::string(result.child_value("IsTruncated")) == "true") {
+    page.next_markers = std::make_pair(std::string(result.child_value("NextKeyMarker")),
+                                       std::string(result.child_value("NextUploadIdMarker")));
+  }
+  return page;
+}
+
 std::optional<std::string> parseErrorDocument(const std::string& xml) {
   pugi::xml_document document;
   if (!document.load_buffer(xml.data(), xml.size())) return std::nullopt;

@@ -44,6 +44,19 @@ struct ListPage {
 };
 Result<ListPage> parseListPage(const std::string& xml);
 
+// ListMultipartUploadsResult: uploads begun and never completed or aborted.
+struct PendingUpload {
+  std::string key;
+  std::string upload_id;
+  std::string initiated;  // as S3 wrote it (ISO 8601)
+};
+struct PendingUploadsPage {
+  std::vector<PendingUpload> uploads;
+  // Set when truncated: where the next page starts.
+  std::optional<std::pair<std::string, std::string>> next_markers;  // key-marker, upload-id-marker
+};
+Result<PendingUploadsPage> parsePendingUploads(const std::string& xml);
+
 // An S3 <Error> document's Code and Message ("NoSuchKey: The specified key
 // does not exist."), or nullopt when `xml` is not one.
 std::optional<std::string> parseErrorDocument(const std::string& xml);

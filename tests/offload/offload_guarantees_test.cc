@@ -19,6 +19,8 @@
 namespace warren::offload {
 namespace {
 
+using testing::OffloadServers;
+
 constexpr char kGuaranteesBucket[] = "guarantees";
 
 class OffloadGuaranteesTest : public testing::ServersSuite</*with_broker=*/false, kGuaranteesBucket> {
@@ -296,6 +298,35 @@ TEST_F(OffloadGuaranteesTest, UploadsWithoutAPointerAreFoundAsOrphans) {
   ASSERT_TRUE(cleaner.sweep());
   EXPECT_FALSE(objectExists(orphan));
   EXPECT_TRUE(objectExists(with_pointer)) << "an object with a pointer is never an orphan";
+  stats = ledger_->stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->orphans_deleted, 1);
+}
+
+TEST_F(OffloadGuaranteesTest, MultipartUploadsAProducerNeverFinishedAreOrphansToo) {
+  // A producer that died mid-upload: a multipart upload begun, never completed.
+  const std::string key = schema_ + "/half-uploaded";
+  const std::string initiate = std::string("curl -sf -o /dev/null -X POST --aws-sigv4 aws:amz:us-east-1:s3 -u ") +
+                               OffloadServers::kAccessKey + ":" + OffloadServers::kSecretKey +
+                               " -H 'x-amz-content-sha256: UNSIGNED-PAYLOAD' '" + servers_->s3Endpoint() + "/" +
+                               kBucket + "/" + key + "?uploads='";
+  ASSERT_EQ(std::system(initiate.c_str()), 0);
+  auto pending = s3_->listPendingUploads(kBucket, schema_ + "/");
+  ASSERT_TRUE(pending) << pending.error().message;
+  ASSERT_EQ(pending->uploads.size(), 1u);
+  EXPECT_EQ(pending->uploads[0].key, key);
+  CoordinatorSettings settings{kBucket, schema_ + "/"};
+  settings.orphan_age = std::chrono::seconds(0);
+  Coordinator reporter(*ledger_, *s3_, metrics_, settings);
+  ASSERT_TRUE(reporter.sweep());
+  auto stats = ledger_->stats();
+  ASSERT_TRUE(stats);
+  EXPECT_EQ(stats->orphans_found, 1);
+  EXPECT_EQ(s3_->listPendingUploads(kBucket, schema_ + "/")->uploads.size(), 1u) << "Report keeps it";
+  settings.orphan_policy = ExpiryPolicy::kDelete;
+  Coordinator cleaner(*ledger_, *s3_, metrics_, settings);
+  ASSERT_TRUE(cleaner.sweep());
+  EXPECT_TRUE(s3_->listPendingUploads(kBucket, schema_ + "/")->uploads.empty()) << "Delete aborts it";
   stats = ledger_->stats();
   ASSERT_TRUE(stats);
   EXPECT_EQ(stats->orphans_deleted, 1);

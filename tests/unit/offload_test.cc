@@ -180,6 +180,16 @@ TEST(S3Request, WritesAndReadsTheXml) {
   ASSERT_EQ(page->objects.size(), 2u);
   EXPECT_EQ(page->objects[1].size, 20u);
   EXPECT_EQ(page->next_continuation_token.value_or(""), "next");
+  auto pending = s3::parsePendingUploads(
+      "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated><NextKeyMarker>p/b</NextKeyMarker>"
+      "<NextUploadIdMarker>u2</NextUploadIdMarker><Upload><Key>p/a</Key><UploadId>u1</UploadId>"
+      "<Initiated>2026-12-02T10:00:00.000Z</Initiated></Upload></ListMultipartUploadsResult>");
+  ASSERT_TRUE(pending);
+  ASSERT_EQ(pending->uploads.size(), 1u);
+  EXPECT_EQ(pending->uploads[0].upload_id, "u1");
+  ASSERT_TRUE(pending->next_markers);
+  EXPECT_EQ(pending->next_markers->second, "u2");
+  EXPECT_FALSE(s3::parsePendingUploads("<ListBucketResult/>"));
   EXPECT_EQ(s3::parseErrorDocument("<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>").value_or(""),
             "NoSuchKey: gone");
   EXPECT_FALSE(s3::parseErrorDocument("<CompleteMultipartUploadResult/>"));
