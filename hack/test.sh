@@ -14,6 +14,9 @@ hack/install-deps.sh
 [[ -x /usr/local/go/bin/go ]] && export PATH="/usr/local/go/bin:$PATH"
 hack/build-tools.sh
 hack/build.sh
+# The data-plane tests run RabbitMQ 4.0.5 from a Debian trixie root filesystem.
+WARREN_RABBITMQ_ROOTFS="$(hack/build-rabbitmq-rootfs.sh)"
+export WARREN_RABBITMQ_ROOTFS
 # The fuzz campaign (ctest label "fuzz") runs an ASan+UBSan build of the operator.
 ASAN_BUILD_DIR="${WARREN_ASAN_BUILD_DIR:-$WARREN_ROOT/build-asan}"
 if [[ ! -f "$ASAN_BUILD_DIR/build.ninja" ]]; then

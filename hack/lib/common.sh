@@ -9,6 +9,8 @@ KUBE_VERSION="v1.32.5"
 KWOK_VERSION="v0.8.0"
 HELM_VERSION="v3.17.4"
 VERSITYGW_VERSION="v1.8.0"
+# RabbitMQ of the data-plane tests: Debian trixie's package, in a root filesystem.
+RABBITMQ_ROOTFS_VERSION="4.0.5"
 
 WARREN_BIN="$WARREN_CACHE/bin"
 # State of the local control plane (certificates, etcd data, logs, pids).

@@ -41,9 +41,21 @@ struct BrokerClusterSpec {
   bool reclaim_on_delete = false;
   std::vector<std::string> additional_plugins;
   std::string additional_config;
-  std::string default_queue_type = "quorum";
+  // Empty: not set, see effectiveDefaultQueueType().
+  std::string default_queue_type;
   bool mqtt_enabled = false;
   int mqtt_port = 1883;
+
+  // The default queue type rendered: the one asked for, else quorum, or
+  // classic when MQTT is on. RabbitMQ 4.0's MQTT plugin declares the queue of
+  // a clean-session QoS 1 subscription as exclusive and without a type, and a
+  // quorum queue cannot be exclusive: with quorum as the default such
+  // subscriptions are refused (seen on 4.0.5, "invalid property
+  // 'exclusive-owner'"). Applications still declare quorum queues explicitly.
+  std::string effectiveDefaultQueueType() const {
+    if (!default_queue_type.empty()) return default_queue_type;
+    return mqtt_enabled ? "classic" : "quorum";
+  }
   std::string service_type = "ClusterIP";
   std::map<std::string, std::string> service_annotations;
   nlohmann::json affinity;     // null when unset

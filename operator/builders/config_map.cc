@@ -32,7 +32,7 @@ std::string renderRabbitmqConf(const api::BrokerCluster& cluster) {
   conf << "listeners.tcp.default = " << kAmqpPort << "\n";
   conf << "management.tcp.port = " << kManagementPort << "\n";
   conf << "prometheus.tcp.port = " << kPrometheusPort << "\n";
-  conf << "default_queue_type = " << spec.default_queue_type << "\n";
+  conf << "default_queue_type = " << spec.effectiveDefaultQueueType() << "\n";
   conf << "loopback_users.guest = true\n";
   if (spec.mqtt_enabled) {
     conf << "mqtt.listeners.tcp.default = " << spec.mqtt_port << "\n";

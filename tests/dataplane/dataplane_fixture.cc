@@ -1,6 +1,7 @@
 #include "dataplane_fixture.h"
 
 #include "live_cluster.h"
+#include "process.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -29,8 +31,19 @@ using json = nlohmann::json;
 using namespace std::chrono_literals;
 
 constexpr const char* kRabbitmqServer = "/usr/lib/rabbitmq/bin/rabbitmq-server";
+// Inside the RabbitMQ root filesystem, where each node's own directory is bind-mounted.
+constexpr const char* kNodeMount = "/warren-node";
+
 
 }  // namespace
+
+std::filesystem::path rabbitmqRootfs() {
+  if (const char* configured = std::getenv("WARREN_RABBITMQ_ROOTFS"); configured != nullptr && *configured != '\0') {
+    return configured;
+  }
+  const char* home = std::getenv("HOME");
+  return std::filesystem::path(home != nullptr ? home : "/root") / ".cache/warren/rootfs/rabbitmq-4.0.5";
+}
 
 bool run(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()) == 0; }
 
@@ -85,7 +98,10 @@ std::vector<long long> readCounts(const std::filesystem::path& file) {
 
 void DataPlaneTest::SetUp() {
   if (geteuid() != 0) WARREN_CANNOT_RUN("dataplane", "needs root for network namespaces (CI runs as root)");
-  ASSERT_TRUE(std::filesystem::exists(kRabbitmqServer)) << "rabbitmq-server is not installed (hack/install-deps.sh)";
+  rootfs_ = rabbitmqRootfs();
+  ASSERT_TRUE(std::filesystem::exists(rootfs_ / ".ready") && std::filesystem::exists(rootfs_ / kRabbitmqServer))
+      << "no RabbitMQ 4 root filesystem at " << rootfs_ << " (hack/build-rabbitmq-rootfs.sh builds it)";
+  ASSERT_TRUE(run("command -v unshare")) << "util-linux's unshare is needed";
   ASSERT_TRUE(run("command -v ip")) << "iproute2 is not installed";
   sweepLeftovers();
   id_ = std::to_string(getpid());  // the whole pid: sweepLeftovers() tells a dead owner by it
@@ -172,26 +188,28 @@ DataPlaneTest::Node& DataPlaneTest::start(int ordinal, const std::string& cookie
   {
     std::ofstream(node.dir / "home" / ".erlang.cookie") << cookie;
     std::filesystem::permissions(node.dir / "home" / ".erlang.cookie", std::filesystem::perms::owner_read);
-    // Exactly what the setup init container installs in a pod, except
-    // default_queue_type, which RabbitMQ 3.10 here predates (3.13+ knows it;
-    // the tests declare quorum queues explicitly).
-    std::istringstream rendered(config_map_["data"]["10-warren.conf"].get<std::string>());
-    std::ofstream conf(node.dir / "conf.d" / "10-warren.conf");
-    for (std::string line; std::getline(rendered, line);) {
-      if (line.rfind("default_queue_type", 0) != 0) conf << line << "\n";
-    }
+    // Exactly what the setup init container installs in a pod, unchanged.
+    std::ofstream(node.dir / "conf.d" / "10-warren.conf") << config_map_["data"]["10-warren.conf"].get<std::string>();
     std::ofstream(node.dir / "conf.d" / "90-additional.conf") << config_map_["data"]["90-additional.conf"].get<std::string>();
     std::ofstream(node.dir / "conf.d" / "11-default_user.conf")
         << "default_user = " << username_ << "\ndefault_pass = " << password_ << "\n";
     std::ofstream(node.dir / "enabled_plugins") << config_map_["data"]["enabled_plugins"].get<std::string>();
+    std::filesystem::copy_file(root_ / "inetrc", node.dir / "inetrc", std::filesystem::copy_options::overwrite_existing);
   }
+  // RabbitMQ 4.0.5 from the trixie root filesystem, chrooted, in the node's
+  // network namespace and a private mount namespace (its bind mounts vanish
+  // with it): /proc, /sys and the node's own directory at /warren-node.
+  const std::string mount = kNodeMount;
+  const std::string inside = "mount --bind /proc " + (rootfs_ / "proc").string() + " && mount --bind /sys " +
+                             (rootfs_ / "sys").string() + " && mount --bind " + node.dir.string() + " " +
+                             (rootfs_ / "warren-node").string() + " && exec chroot " + rootfs_.string() + " \"$@\"";
   const std::vector<std::string> argv = {
-      "/usr/sbin/ip", "netns", "exec", node.netns, "env", "-i", "PATH=/usr/bin:/bin:/usr/sbin:/sbin",
-      "HOME=" + (node.dir / "home").string(), "RABBITMQ_NODENAME=" + cluster_.nodeName(ordinal),
-      "RABBITMQ_USE_LONGNAME=true", "RABBITMQ_CONFIG_FILES=" + (node.dir / "conf.d").string(),
-      "RABBITMQ_CONF_ENV_FILE=/dev/null", "RABBITMQ_ENABLED_PLUGINS_FILE=" + (node.dir / "enabled_plugins").string(),
-      "RABBITMQ_MNESIA_BASE=" + (node.dir / "mnesia").string(), "RABBITMQ_LOG_BASE=" + (node.dir / "log").string(),
-      "ERL_INETRC=" + (root_ / "inetrc").string(), kRabbitmqServer};
+      "/usr/sbin/ip", "netns", "exec", node.netns, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+      inside, "node", "/usr/bin/env", "-i", "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + mount + "/home",
+      "RABBITMQ_NODENAME=" + cluster_.nodeName(ordinal), "RABBITMQ_USE_LONGNAME=true",
+      "RABBITMQ_CONFIG_FILES=" + mount + "/conf.d", "RABBITMQ_CONF_ENV_FILE=/dev/null",
+      "RABBITMQ_ENABLED_PLUGINS_FILE=" + mount + "/enabled_plugins", "RABBITMQ_MNESIA_BASE=" + mount + "/mnesia",
+      "RABBITMQ_LOG_BASE=" + mount + "/log", "ERL_INETRC=" + mount + "/inetrc", kRabbitmqServer};
   std::filesystem::remove(node.dir / "out.log");
   node.pid = spawn(argv, node.dir / "out.log");  // stopped by stop(), as a group
   nodes_.push_back(node);
@@ -255,23 +273,9 @@ std::string DataPlaneTest::logTail(const std::filesystem::path& file) {
   return all.size() > 3000 ? all.substr(all.size() - 3000) : all;
 }
 
-pid_t DataPlaneTest::spawn(const std::vector<std::string>& arguments, const std::filesystem::path& log) {
-  std::vector<std::string> args = arguments;
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
-  posix_spawnattr_t attributes;
-  posix_spawnattr_init(&attributes);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);  // its own group, to stop it whole
-  posix_spawnattr_setpgroup(&attributes, 0);
-  pid_t pid = -1;
-  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, &attributes, argv.data(), environ), 0) << argv[0];
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attributes);
+pid_t DataPlaneTest::spawn(const std::vector<std::string>& argv, const std::filesystem::path& log) {
+  const pid_t pid = testing::spawnProcess(argv, {log, {}});
+  EXPECT_GT(pid, 0) << argv[0] << ": " << std::strerror(errno);
   return pid;
 }
 

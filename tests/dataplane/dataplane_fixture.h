@@ -1,6 +1,8 @@
 // Shared fixture for the data-plane tests: real rabbitmq-server nodes
-// (Debian's package) started with what warren renders, each in a network
-// namespace of its own, as a pod would be, joined by a bridge. The pods' DNS
+// (RabbitMQ 4.0.5, Debian trixie's package, chrooted into a root filesystem
+// that hack/build-rabbitmq-rootfs.sh builds) started with exactly what warren
+// renders, each in a network namespace of its own, as a pod would be, joined
+// by a bridge. The pods' DNS
 // names resolve through an Erlang inetrc file for the nodes and through
 // /etc/netns/<namespace>/hosts for programs started with `ip netns exec`.
 // The fixture creates and removes all of it; it needs root.
@@ -80,6 +82,7 @@ class DataPlaneTest : public ::testing::Test {
   std::vector<std::string> namespaces_;
   std::string id_, subnet_, bridge_;
   std::filesystem::path root_;
+  std::filesystem::path rootfs_;  // RabbitMQ 4's root filesystem (hack/build-rabbitmq-rootfs.sh)
   api::BrokerCluster cluster_;
   std::string username_, password_;
   nlohmann::json config_map_;

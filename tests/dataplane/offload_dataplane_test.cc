@@ -93,10 +93,11 @@ TEST_F(DataPlaneTest, OffloadSurvivesLosingARabbitmqNodeOfThree) {
     std::ifstream in(root_ / log);
     std::stringstream text;
     text << in.rdbuf();
-    const std::string all = text.str();
-    EXPECT_NE(all.find("consuming"), std::string::npos) << log;
-    EXPECT_NE(all.find("broker=" + nodeIp(0)), std::string::npos) << log << " did not start on node 0";
-    EXPECT_TRUE(all.find("broker=" + nodeIp(1)) != std::string::npos || all.find("broker=" + nodeIp(2)) != std::string::npos)
+    const std::string output = text.str();
+    EXPECT_NE(output.find("consuming"), std::string::npos) << log;
+    EXPECT_NE(output.find("broker=" + nodeIp(0)), std::string::npos) << log << " did not start on node 0";
+    EXPECT_TRUE(output.find("broker=" + nodeIp(1)) != std::string::npos ||
+                output.find("broker=" + nodeIp(2)) != std::string::npos)
         << log << " never reconnected to node 1 or 2:\n" << logTail(root_ / log);
   }
 }

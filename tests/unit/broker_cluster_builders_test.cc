@@ -73,7 +73,13 @@ TEST(BrokerClusterConfigTest, PeerDiscoveryUsesTheStatefulSetDnsNames) {
   EXPECT_THAT(conf, HasSubstr("cluster_formation.classic_config.nodes.2 = rabbit@counting-server-1.counting-nodes.demo\n"));
   EXPECT_THAT(conf, ::testing::Not(HasSubstr("nodes.3")));
   EXPECT_THAT(conf, HasSubstr("mqtt.listeners.tcp.default = 1883\n"));
-  EXPECT_THAT(conf, HasSubstr("default_queue_type = quorum\n"));
+  // MQTT on and no default queue type asked for: classic, so that RabbitMQ
+  // 4.0 accepts clean-session subscriptions (their queues are exclusive).
+  EXPECT_THAT(conf, HasSubstr("default_queue_type = classic\n"));
+  EXPECT_THAT(renderRabbitmqConf(load("seed001")), HasSubstr("default_queue_type = quorum\n"));
+  auto asked = cluster;
+  asked.spec.default_queue_type = "quorum";
+  EXPECT_THAT(renderRabbitmqConf(asked), HasSubstr("default_queue_type = quorum\n")) << "what is asked for is rendered";
   // Two nodes: the survivor of a failure must keep running.
   EXPECT_THAT(conf, HasSubstr("cluster_partition_handling = autoheal\n"));
   EXPECT_THAT(renderRabbitmqConf(load("seed001")), HasSubstr("cluster_partition_handling = pause_minority\n"));

@@ -212,7 +212,9 @@ TEST(OffloadPayload, GeneratesExactSizesAndGzipRoundTrips) {
     ASSERT_EQ(payload.size(), size);
     EXPECT_TRUE(json::parse(payload, nullptr, false).is_object()) << "a JSON document of " << size << " bytes";
     const std::string zipped = readAll(gzipReader(generatedReader(size, "p", 3, 42)), 777);
-    if (size >= 65536) EXPECT_LT(zipped.size(), size) << "26 letters need under 5 bits each";
+    if (size >= 65536) {
+      EXPECT_LT(zipped.size(), size) << "26 letters need under 5 bits each";
+    }
     std::string unzipped;
     GunzipWriter gunzip([&](std::string_view piece) {
       unzipped.append(piece);
