@@ -16,6 +16,25 @@
 namespace warren::controllers {
 namespace {
 
+// Whether losing one more node would cost quorum queues their majority
+// (RabbitMQ 4 has no classic mirroring: quorum queues are the replicated kind).
+runtime::Condition quorumAtRisk(int replicas, int ready) {
+  const int majority = replicas / 2 + 1;
+  const std::string counts = std::to_string(ready) + " of " + std::to_string(replicas) + " nodes ready";
+  if (replicas < 3) {
+    return {"QuorumAtRisk", "True", "TooFewReplicas",
+            std::to_string(replicas) + (replicas == 1 ? " node" : " nodes") +
+                ": a quorum queue stops accepting when one node is lost (no majority left); classic and "
+                "exclusive queues (what seed 000's MQTT and AMQP programs use) keep working on the survivor. "
+                "Use 3 replicas or more for quorum queues."};
+  }
+  if (ready <= majority) {
+    return {"QuorumAtRisk", "True", "NodesDown",
+            counts + ": losing one more node leaves quorum queues without a majority of " + std::to_string(majority)};
+  }
+  return {"QuorumAtRisk", "False", "MajoritySurvivesOneLoss", counts + ": quorum queues keep a majority if one node is lost"};
+}
+
 using json = nlohmann::json;
 using runtime::Condition;
 
@@ -298,6 +317,7 @@ BrokerClusterReconciler::Observed BrokerClusterReconciler::observe(const api::Br
                                             " until one recovers"}
                             : Condition{"NoHealthyNode", "False", "HealthyNodeAvailable", "at least one node is healthy"},
                         generation);
+  runtime::setCondition(conditions, quorumAtRisk(desired, ready), generation);
   runtime::setCondition(conditions,
                         {"ReconcileSuccess", outcome.reconcile_ok ? "True" : "False", outcome.reconcile_reason, outcome.reconcile_message},
                         generation);

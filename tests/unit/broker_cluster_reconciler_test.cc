@@ -169,6 +169,27 @@ TEST_F(BrokerClusterReconcilerTest, NoHealthyNodeKeepsTheActiveNodeAndSaysSo) {
   EXPECT_EQ(client_->stored(api::brokerClusters(), "ns", "bus")["status"]["activeNode"], "rabbit@bus-server-0.bus-nodes.ns");
 }
 
+TEST_F(BrokerClusterReconcilerTest, QuorumAtRiskSaysWhetherQuorumQueuesSurviveLosingANode) {
+  cluster({{"replicas", 2}});
+  pod(0, true);
+  pod(1, true);
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(condition("QuorumAtRisk")["status"], "True") << "two nodes never survive a loss with a majority";
+  EXPECT_EQ(condition("QuorumAtRisk")["reason"], "TooFewReplicas");
+
+  cluster({{"replicas", 3}});  // scaled up
+  pod(2, true);
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(condition("QuorumAtRisk")["status"], "False");
+  EXPECT_EQ(condition("QuorumAtRisk")["reason"], "MajoritySurvivesOneLoss");
+
+  pod(2, false);
+  resync();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(condition("QuorumAtRisk")["status"], "True") << "2 of 3 ready: one more loss breaks the majority";
+  EXPECT_EQ(condition("QuorumAtRisk")["reason"], "NodesDown");
+}
+
 TEST_F(BrokerClusterReconcilerTest, AFailoverDecidedTwiceOnAStaleCacheIsWrittenAndAnnouncedOnce) {
   cluster({{"replicas", 2}, {"failover", {{"unhealthyAfterSeconds", 1}}}},
           {{"activeNode", "rabbit@bus-server-0.bus-nodes.ns"}, {"endpoints", {{"mqtt", "bus.ns.svc:1883"}}}});
