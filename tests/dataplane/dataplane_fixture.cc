@@ -2,6 +2,7 @@
 
 #include "live_cluster.h"
 #include "process.h"
+#include "rabbitmq_rootfs.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -30,20 +31,8 @@ namespace {
 using json = nlohmann::json;
 using namespace std::chrono_literals;
 
-constexpr const char* kRabbitmqServer = "/usr/lib/rabbitmq/bin/rabbitmq-server";
-// Inside the RabbitMQ root filesystem, where each node's own directory is bind-mounted.
-constexpr const char* kNodeMount = "/warren-node";
-
 
 }  // namespace
-
-std::filesystem::path rabbitmqRootfs() {
-  if (const char* configured = std::getenv("WARREN_RABBITMQ_ROOTFS"); configured != nullptr && *configured != '\0') {
-    return configured;
-  }
-  const char* home = std::getenv("HOME");
-  return std::filesystem::path(home != nullptr ? home : "/root") / ".cache/warren/rootfs/rabbitmq-4.0.5";
-}
 
 bool run(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()) == 0; }
 
@@ -98,8 +87,8 @@ std::vector<long long> readCounts(const std::filesystem::path& file) {
 
 void DataPlaneTest::SetUp() {
   if (geteuid() != 0) WARREN_CANNOT_RUN("dataplane", "needs root for network namespaces (CI runs as root)");
-  rootfs_ = rabbitmqRootfs();
-  ASSERT_TRUE(std::filesystem::exists(rootfs_ / ".ready") && std::filesystem::exists(rootfs_ / kRabbitmqServer))
+  rootfs_ = testing::rabbitmqRootfs();
+  ASSERT_TRUE(testing::rabbitmqRootfsReady(rootfs_))
       << "no RabbitMQ 4 root filesystem at " << rootfs_ << " (hack/build-rabbitmq-rootfs.sh builds it)";
   ASSERT_TRUE(run("command -v unshare")) << "util-linux's unshare is needed";
   ASSERT_TRUE(run("command -v ip")) << "iproute2 is not installed";
@@ -199,17 +188,17 @@ DataPlaneTest::Node& DataPlaneTest::start(int ordinal, const std::string& cookie
   // RabbitMQ 4.0.5 from the trixie root filesystem, chrooted, in the node's
   // network namespace and a private mount namespace (its bind mounts vanish
   // with it): /proc, /sys and the node's own directory at /warren-node.
-  const std::string mount = kNodeMount;
-  const std::string inside = "mount --bind /proc " + (rootfs_ / "proc").string() + " && mount --bind /sys " +
-                             (rootfs_ / "sys").string() + " && mount --bind " + node.dir.string() + " " +
-                             (rootfs_ / "warren-node").string() + " && exec chroot " + rootfs_.string() + " \"$@\"";
-  const std::vector<std::string> argv = {
-      "/usr/sbin/ip", "netns", "exec", node.netns, "unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-      inside, "node", "/usr/bin/env", "-i", "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "HOME=" + mount + "/home",
-      "RABBITMQ_NODENAME=" + cluster_.nodeName(ordinal), "RABBITMQ_USE_LONGNAME=true",
-      "RABBITMQ_CONFIG_FILES=" + mount + "/conf.d", "RABBITMQ_CONF_ENV_FILE=/dev/null",
-      "RABBITMQ_ENABLED_PLUGINS_FILE=" + mount + "/enabled_plugins", "RABBITMQ_MNESIA_BASE=" + mount + "/mnesia",
-      "RABBITMQ_LOG_BASE=" + mount + "/log", "ERL_INETRC=" + mount + "/inetrc", kRabbitmqServer};
+  const std::string mount = testing::kRabbitmqNodeMount;
+  std::vector<std::string> argv = {"/usr/sbin/ip", "netns", "exec", node.netns};
+  for (auto& arg : testing::chrootedCommand(
+           rootfs_, node.dir,
+           {"HOME=" + mount + "/home", "RABBITMQ_NODENAME=" + cluster_.nodeName(ordinal), "RABBITMQ_USE_LONGNAME=true",
+            "RABBITMQ_CONFIG_FILES=" + mount + "/conf.d", "RABBITMQ_CONF_ENV_FILE=/dev/null",
+            "RABBITMQ_ENABLED_PLUGINS_FILE=" + mount + "/enabled_plugins", "RABBITMQ_MNESIA_BASE=" + mount + "/mnesia",
+            "RABBITMQ_LOG_BASE=" + mount + "/log", "ERL_INETRC=" + mount + "/inetrc"},
+           {testing::kRabbitmqServer})) {
+    argv.push_back(std::move(arg));
+  }
   std::filesystem::remove(node.dir / "out.log");
   node.pid = spawn(argv, node.dir / "out.log");  // stopped by stop(), as a group
   nodes_.push_back(node);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "process.h"
+#include "rabbitmq_rootfs.h"
 
 namespace warren::offload::testing {
 namespace {
@@ -21,7 +22,6 @@ using warren::testing::stopProcess;
 using warren::testing::waitForPort;
 
 constexpr const char* kPgBin = "/usr/lib/postgresql/15/bin";
-constexpr const char* kRabbitmqServer = "/usr/lib/rabbitmq/bin/rabbitmq-server";
 
 std::string versitygwBinary() {
   if (const char* bin = std::getenv("WARREN_BIN"); bin != nullptr) return std::string(bin) + "/versitygw";
@@ -173,7 +173,11 @@ std::string OffloadServers::databaseUri() const {
 
 Status OffloadServers::startBroker() {
   if (auto prepared = prepare(); !prepared) return prepared;
-  if (!fs::exists(kRabbitmqServer)) return Error::local("Broker", "rabbitmq-server is not installed");
+  const fs::path rootfs = warren::testing::rabbitmqRootfs();
+  if (!warren::testing::rabbitmqRootfsReady(rootfs)) {
+    return Error::local("Broker", "no RabbitMQ 4 root filesystem at " + rootfs.string() +
+                                      " (hack/build-rabbitmq-rootfs.sh builds it)");
+  }
   const fs::path dir = root_ / "rabbit";
   for (const char* sub : {"home", "mnesia", "log"}) fs::create_directories(dir / sub);
   std::ofstream(dir / "rabbitmq.conf") << "listeners.tcp.default = 127.0.0.1:" << amqp_port_ << "\n";
@@ -185,17 +189,20 @@ Status OffloadServers::startBroker() {
   if (epmd_pid_ < 0 || !waitForPort(epmd_port_, std::chrono::seconds(10))) {
     return Error::local("Broker", "epmd did not start: " + tail(dir / "epmd.log"));
   }
+  // RabbitMQ 4.0.5, chrooted into its root filesystem, on loopback.
+  const std::string mount = warren::testing::kRabbitmqNodeMount;
   broker_pid_ = spawnProcess(
-      {kRabbitmqServer},
-      {dir / "out.log",
-       {"HOME=" + (dir / "home").string(), "RABBITMQ_NODENAME=warren-offload-" + std::to_string(getpid()) + "@localhost",
-        "RABBITMQ_CONFIG_FILE=" + (dir / "rabbitmq").string(), "RABBITMQ_CONF_ENV_FILE=/dev/null",
-        "RABBITMQ_ENABLED_PLUGINS_FILE=" + (dir / "enabled_plugins").string(),
-        "RABBITMQ_MNESIA_BASE=" + (dir / "mnesia").string(), "RABBITMQ_LOG_BASE=" + (dir / "log").string(),
-        "RABBITMQ_DIST_PORT=" + std::to_string(dist_port_), "ERL_EPMD_PORT=" + std::to_string(epmd_port_),
-        "ERL_EPMD_ADDRESS=127.0.0.1"}});
+      warren::testing::chrootedCommand(
+          rootfs, dir,
+          {"HOME=" + mount + "/home", "RABBITMQ_NODENAME=warren-offload-" + std::to_string(getpid()) + "@localhost",
+           "RABBITMQ_CONFIG_FILE=" + mount + "/rabbitmq", "RABBITMQ_CONF_ENV_FILE=/dev/null",
+           "RABBITMQ_ENABLED_PLUGINS_FILE=" + mount + "/enabled_plugins", "RABBITMQ_MNESIA_BASE=" + mount + "/mnesia",
+           "RABBITMQ_LOG_BASE=" + mount + "/log", "RABBITMQ_DIST_PORT=" + std::to_string(dist_port_),
+           "ERL_EPMD_PORT=" + std::to_string(epmd_port_), "ERL_EPMD_ADDRESS=127.0.0.1"},
+          {warren::testing::kRabbitmqServer}),
+      {dir / "out.log", {}});
   remember(root_, broker_pid_);
-  if (broker_pid_ < 0 || !waitForPort(amqp_port_, std::chrono::seconds(90))) {
+  if (broker_pid_ < 0 || !waitForPort(amqp_port_, std::chrono::seconds(120))) {
     return Error::local("Broker", "rabbitmq-server did not start: " + tail(dir / "out.log"));
   }
   return okStatus();

@@ -1,8 +1,9 @@
 // The real servers the offload tests run against, all on loopback and all
 // started and removed by the test: versitygw (S3, posix backend, an access
 // log of every request), a throwaway PostgreSQL 15 cluster (initdb as the
-// postgres user, fsync off) and, when asked, one rabbitmq-server node with its
-// own epmd. Each can be stopped and started again for fault tests.
+// postgres user, fsync off) and, when asked, one RabbitMQ 4.0.5 node (from the
+// root filesystem hack/build-rabbitmq-rootfs.sh builds) with its own epmd.
+// Each can be stopped and started again for fault tests.
 #pragma once
 
 #include <sys/types.h>
