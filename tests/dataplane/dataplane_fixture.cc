@@ -4,9 +4,7 @@
 #include "process.h"
 #include "rabbitmq_rootfs.h"
 
-#include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -22,8 +20,6 @@
 #include "controllers/broker_cluster_controller.h"
 #include "kube/cpprest_transport.h"
 #include "kube/tls_material.h"
-
-extern char** environ;
 
 namespace warren::dataplane {
 namespace {
