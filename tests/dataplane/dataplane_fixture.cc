@@ -250,13 +250,7 @@ std::set<std::string> DataPlaneTest::runningNodes(const Node& via) {
   return names;
 }
 
-std::string DataPlaneTest::logTail(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string all = text.str();
-  return all.size() > 3000 ? all.substr(all.size() - 3000) : all;
-}
+std::string DataPlaneTest::logTail(const std::filesystem::path& file) { return testing::fileTail(file); }
 
 pid_t DataPlaneTest::spawn(const std::vector<std::string>& argv, const std::filesystem::path& log) {
   const pid_t pid = testing::spawnProcess(argv, {log, {}});

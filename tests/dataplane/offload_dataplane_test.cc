@@ -90,10 +90,7 @@ TEST_F(DataPlaneTest, OffloadSurvivesLosingARabbitmqNodeOfThree) {
   EXPECT_TRUE(left->objects.empty());
   // Every program started on node 0 and carried on through another node.
   for (const char* log : {"coordinator.log", "consumer-alpha.log", "consumer-beta.log"}) {
-    std::ifstream in(root_ / log);
-    std::stringstream text;
-    text << in.rdbuf();
-    const std::string output = text.str();
+    const std::string output = warren::testing::readTextFile(root_ / log);
     EXPECT_NE(output.find("consuming"), std::string::npos) << log;
     EXPECT_NE(output.find("broker=" + nodeIp(0)), std::string::npos) << log << " did not start on node 0";
     EXPECT_TRUE(output.find("broker=" + nodeIp(1)) != std::string::npos ||

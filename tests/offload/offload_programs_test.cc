@@ -115,13 +115,7 @@ class OffloadProgramsTest : public testing::ServersSuite</*with_broker=*/true, k
     auto page = (*s3)->list(kBucket, pipeline_ + "/");
     return page ? static_cast<int>(page->objects.size()) : -1;
   }
-  static std::string tail(const fs::path& file) {
-    std::ifstream in(file);
-    std::stringstream text;
-    text << in.rdbuf();
-    const std::string all = text.str();
-    return all.size() > 3000 ? all.substr(all.size() - 3000) : all;
-  }
+  static std::string tail(const fs::path& file) { return warren::testing::fileTail(file); }
   static std::string fileSha256(const fs::path& file) {
     std::ifstream in(file, std::ios::binary);
     std::stringstream bytes;
@@ -327,13 +321,11 @@ namespace {
 // per requirements file and cached outside the repository.
 Result<std::string> interopPython() {
   const fs::path requirements = fs::path(WARREN_SOURCE_DIR) / "tests/offload/python/requirements.txt";
-  std::ifstream in(requirements);
-  std::stringstream text;
-  text << in.rdbuf();
+  const std::string listed = warren::testing::readTextFile(requirements);
   const char* home = std::getenv("HOME");
   const std::string cache = std::getenv("WARREN_CACHE") != nullptr ? std::getenv("WARREN_CACHE")
                                                                   : std::string(home != nullptr ? home : "/root") + "/.cache/warren";
-  const fs::path venv = fs::path(cache) / ("python-offload-" + kube::sha256Hex(text.str()).substr(0, 12));
+  const fs::path venv = fs::path(cache) / ("python-offload-" + kube::sha256Hex(listed).substr(0, 12));
   if (!fs::exists(venv / "ready")) {
     fs::remove_all(venv);
     const std::string command = "/usr/bin/python3 -m venv " + venv.string() + " && " + (venv / "bin/pip").string() +

@@ -60,13 +60,7 @@ void sweepLeftovers() {
   }
 }
 
-std::string tail(const fs::path& file) {
-  std::ifstream in(file);
-  std::stringstream text;
-  text << in.rdbuf();
-  const std::string all = text.str();
-  return all.size() > 2000 ? all.substr(all.size() - 2000) : all;
-}
+std::string tail(const fs::path& file) { return warren::testing::fileTail(file, 2000); }
 
 }  // namespace
 

@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
+#include <sstream>
 #include <map>
 #include <thread>
 
@@ -78,6 +80,18 @@ bool stopProcess(pid_t pid, std::chrono::milliseconds grace) {
   ::kill(target, SIGKILL);
   ::waitpid(pid, nullptr, 0);
   return false;
+}
+
+std::string readTextFile(const std::filesystem::path& file) {
+  std::ifstream in(file);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string fileTail(const std::filesystem::path& file, size_t max_bytes) {
+  const std::string all = readTextFile(file);
+  return all.size() > max_bytes ? all.substr(all.size() - max_bytes) : all;
 }
 
 int freePort() {

@@ -1,6 +1,7 @@
 // Child processes for tests that run real servers and programs: spawn with
 // output to a log file (in a process group of their own, so a whole tree
-// stops together), stop with a grace period, and pick free loopback ports.
+// stops together), stop with a grace period, read their logs, and pick free
+// loopback ports.
 #pragma once
 
 #include <sys/types.h>
@@ -26,6 +27,10 @@ pid_t spawnProcess(const std::vector<std::string>& argv, const SpawnOptions& opt
 bool stopProcess(pid_t pid, std::chrono::milliseconds grace);
 // Reaps `pid` if it has exited; true when it is gone.
 bool exited(pid_t pid, int* status = nullptr);
+// A whole text file ("" when it cannot be read), and its last `max_bytes`
+// (for logs quoted in failure messages).
+std::string readTextFile(const std::filesystem::path& file);
+std::string fileTail(const std::filesystem::path& file, size_t max_bytes = 3000);
 // A TCP port on 127.0.0.1 that nothing listens on right now.
 int freePort();
 // True once something accepts TCP connections on 127.0.0.1:`port`.
