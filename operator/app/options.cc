@@ -42,6 +42,8 @@ Flags:
   --leader-election-namespace NS  namespace of the Lease (default: the pod's, else "default")
   --leader-election-id NAME       name of the Lease (default: warren-operator-leader)
   --max-concurrent-reconciles N   workers per controller (default: 2)
+  --offload-image IMAGE  image of OffloadPipeline coordinators that name none (default:
+                         warren-operator:<version>, the operator's own image)
   --version              print the version and exit
   -h, --help             print this help and exit
 )";
@@ -93,6 +95,12 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
        }},
       {"--max-concurrent-reconciles",
        [&](auto& f, auto& v) { return positive(f, v, options.max_concurrent_reconciles); }},
+      {"--offload-image",
+       [&](auto& f, auto& v) -> Status {
+         if (v.empty()) return flagError(f, "must not be empty");
+         options.offload_image = v;
+         return okStatus();
+       }},
   };
   setters.insert(more.begin(), more.end());
   for (size_t i = 0; i < args.size(); ++i) {

@@ -28,6 +28,7 @@ struct Options {
   std::string leader_election_namespace;  // default: the in-cluster namespace or "default"
   std::string leader_election_id = "warren-operator-leader";
   int max_concurrent_reconciles = 2;
+  std::string offload_image;  // "" = api::kDefaultOffloadImage
   bool show_help = false;
   bool show_version = false;
 };

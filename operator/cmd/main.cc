@@ -18,6 +18,7 @@
 #include "controllers/broker_binding_controller.h"
 #include "controllers/broker_cluster_controller.h"
 #include "controllers/counting_service_controller.h"
+#include "controllers/offload_pipeline_controller.h"
 #include "runtime/manager.h"
 
 namespace {
@@ -28,7 +29,8 @@ constexpr const char* kVersion = "0.1.0";
 // The custom resources warren serves.
 const std::vector<std::string>& warrenCrdNames() {
   static const std::vector<std::string> names = {
-      "brokerclusters.warren.dev", "brokerbindings.warren.dev", "countingservices.warren.dev"};
+      "brokerclusters.warren.dev", "brokerbindings.warren.dev", "countingservices.warren.dev",
+      "offloadpipelines.warren.dev"};
   return names;
 }
 
@@ -147,6 +149,11 @@ int main(int argc, char** argv) {
                                                   options->max_concurrent_reconciles);
   warren::controllers::addCountingServiceController(manager, options->watch_namespace,
                                                     options->max_concurrent_reconciles);
+  warren::controllers::OffloadPipelineSettings offload_settings;
+  if (!options->offload_image.empty()) offload_settings.default_image = options->offload_image;
+  warren::controllers::addOffloadPipelineController(manager, options->watch_namespace,
+                                                    options->max_concurrent_reconciles,
+                                                    warren::controllers::realOffloadBackends(), offload_settings);
 
   auto version = waitForApiServer(**client, config->server);
   if (!version) {

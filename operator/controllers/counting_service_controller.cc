@@ -2,6 +2,7 @@
 
 #include "api/broker_cluster.h"
 #include "builders/broker_cluster_children.h"
+#include "builders/pod_security.h"
 #include "kube/tls_material.h"
 #include "runtime/object_helpers.h"
 #include "runtime/status_draft.h"
@@ -15,17 +16,6 @@ using runtime::Condition;
 constexpr const char* kCountingLabel = "warren.dev/counting";
 constexpr int kHealthPort = 8081;
 
-// The restricted Pod Security Standard: non-root, no privilege escalation, no capabilities, the runtime's
-// default seccomp profile. The programs need nothing more.
-json restrictedPodSecurity() {
-  return {{"runAsNonRoot", true}, {"runAsUser", 65532}, {"runAsGroup", 65532},
-          {"seccompProfile", {{"type", "RuntimeDefault"}}}};
-}
-json restrictedContainerSecurity() {
-  return {{"allowPrivilegeEscalation", false}, {"readOnlyRootFilesystem", true},
-          {"capabilities", {{"drop", json::array({"ALL"})}}}};
-}
-
 json deployment(const json& owner, const api::CountingService& service, const std::string& role, const std::string& image,
                 const std::string& program, const std::string& checksum) {
   const json labels = {{kCountingLabel, service.name}, {"app.kubernetes.io/component", role},
@@ -36,7 +26,7 @@ json deployment(const json& owner, const api::CountingService& service, const st
       {"command", json::array({program, "/etc/counting/" + role + ".json"})},
       {"ports", json::array({{{"name", "health"}, {"containerPort", kHealthPort}}})},
       {"readinessProbe", {{"httpGet", {{"path", "/healthz"}, {"port", "health"}}}, {"periodSeconds", 5}}},
-      {"securityContext", restrictedContainerSecurity()},
+      {"securityContext", builders::restrictedContainerSecurity()},
       {"volumeMounts", json::array({{{"name", "config"}, {"mountPath", "/etc/counting"}, {"readOnly", true}},
                                     {{"name", "tmp"}, {"mountPath", "/tmp"}}})}};
   if (service.spec.resources.is_object()) container["resources"] = service.spec.resources;
@@ -49,7 +39,7 @@ json deployment(const json& owner, const api::CountingService& service, const st
             {"selector", {{"matchLabels", {{kCountingLabel, service.name}, {"app.kubernetes.io/component", role}}}}},
             {"template",
              {{"metadata", {{"labels", labels}, {"annotations", {{"warren.dev/config-checksum", checksum}}}}},
-              {"spec", {{"securityContext", restrictedPodSecurity()},
+              {"spec", {{"securityContext", builders::restrictedPodSecurity()},
                         {"containers", json::array({container})},
                         {"volumes", json::array({{{"name", "config"}, {"secret", {{"secretName", service.configSecretName()}}}},
                                                  {{"name", "tmp"}, {"emptyDir", json::object()}}})}}}}}}}};

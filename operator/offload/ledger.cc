@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/offload_pipeline.h"
+
 namespace warren::offload {
 namespace {
 
@@ -16,15 +18,6 @@ std::string jsonList(const std::vector<std::string>& values) { return nlohmann::
 std::string missingRecipients(const std::string& acks) {
   return "SELECT r FROM unnest(o.recipients) AS r WHERE NOT EXISTS (SELECT 1 FROM " + acks +
          " a WHERE a.message_id = o.message_id AND a.recipient = r AND a.ok)";
-}
-
-bool validSchemaName(const std::string& name) {
-  if (name.empty() || name.size() > 63) return false;
-  if (!((name[0] >= 'a' && name[0] <= 'z') || name[0] == '_')) return false;
-  for (char c : name) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  }
-  return true;
 }
 
 }  // namespace
@@ -51,7 +44,7 @@ Ledger::~Ledger() = default;
 
 Result<std::unique_ptr<Ledger>> Ledger::open(std::string uri, std::string schema, std::string actor) {
   if (uri.empty()) return Error::local("InvalidConfig", "database URI: must not be empty");
-  if (!validSchemaName(schema)) {
+  if (!api::isPostgresIdentifier(schema)) {
     return Error::local("InvalidConfig", "database schema: '" + schema + "' is not a name of [a-z0-9_], 1-63");
   }
   std::unique_ptr<Ledger> ledger(new Ledger(std::move(uri), std::move(schema), std::move(actor)));
@@ -382,6 +375,17 @@ Result<bool> Ledger::recordOrphan(const std::string& bucket, const std::string& 
                     "", deleted ? "orphan_deleted" : "orphan_found", actor_, bucket + "/" + key);
     txn.commit();
     return fresh;
+  });
+}
+
+Status Ledger::dropSchema() {
+  return guarded("drop schema", [&]() -> Status {
+    auto conn = connection();
+    if (!conn) return conn.error();
+    pqxx::work txn((*conn)->connection);
+    txn.exec("DROP SCHEMA IF EXISTS \"" + schema_ + "\" CASCADE");
+    txn.commit();
+    return okStatus();
   });
 }
 

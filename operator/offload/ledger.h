@@ -100,6 +100,9 @@ class Ledger {
   // Records an orphan (an upload without a pointer); true when it is new.
   Result<bool> recordOrphan(const std::string& bucket, const std::string& key, uint64_t size, bool deleted);
   Result<LedgerStats> stats();
+  // Drops the schema with every table in it (a pipeline deleted with
+  // deletionPolicy Delete); an absent schema is no error.
+  Status dropSchema();
   // The audit trail of one message, oldest first: "event actor detail".
   Result<std::vector<std::string>> auditOf(const std::string& message_id);
 

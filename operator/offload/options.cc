@@ -68,8 +68,9 @@ Result<std::string> Flags::require(const std::string& name, const std::vector<st
   return invalid(name, "required" + hint);
 }
 
-Result<unsigned long long> Flags::bytes(const std::string& name, unsigned long long fallback) const {
-  auto value = get(name);
+Result<unsigned long long> Flags::bytes(const std::string& name, unsigned long long fallback,
+                                       const std::vector<std::string>& env) const {
+  auto value = get(name, env);
   if (!value) return fallback;
   std::string text = *value;
   const auto unit_at = text.find_first_not_of("0123456789");
@@ -93,8 +94,9 @@ Result<long long> Flags::integer(const std::string& name, long long fallback) co
   return std::stoll(*value);
 }
 
-Result<std::chrono::milliseconds> Flags::duration(const std::string& name, std::chrono::milliseconds fallback) const {
-  auto value = get(name);
+Result<std::chrono::milliseconds> Flags::duration(const std::string& name, std::chrono::milliseconds fallback,
+                                                  const std::vector<std::string>& env) const {
+  auto value = get(name, env);
   if (!value) return fallback;
   const std::string& text = *value;
   const auto unit_at = text.find_first_not_of("0123456789");

@@ -29,10 +29,12 @@ class Flags {
   Result<std::string> require(const std::string& name, const std::vector<std::string>& env = {}) const;
   bool isSet(const std::string& name) const { return values_.count(name) > 0; }
   // "1048576", "64KiB", "1MB", "8MiB", "1GiB" (KB/MB/GB are powers of 1000).
-  Result<unsigned long long> bytes(const std::string& name, unsigned long long fallback) const;
+  Result<unsigned long long> bytes(const std::string& name, unsigned long long fallback,
+                                   const std::vector<std::string>& env = {}) const;
   Result<long long> integer(const std::string& name, long long fallback) const;
   // "90s", "15m", "24h", "500ms", or plain seconds.
-  Result<std::chrono::milliseconds> duration(const std::string& name, std::chrono::milliseconds fallback) const;
+  Result<std::chrono::milliseconds> duration(const std::string& name, std::chrono::milliseconds fallback,
+                                             const std::vector<std::string>& env = {}) const;
 
  private:
   std::map<std::string, std::string> values_;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/field_reader.h"
+#include "api/offload_pipeline.h"
 #include "kube/tls_material.h"
 
 namespace warren::offload {
@@ -64,12 +65,7 @@ std::optional<TimePoint> readTime(api::FieldReader& root, const char* key, bool 
 
 }  // namespace
 
-bool validRecipientName(const std::string& name) {
-  if (name.empty() || name.size() > 63) return false;
-  auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  return alnum(name.front()) && alnum(name.back()) &&
-         std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || c == '-'; });
-}
+bool validRecipientName(const std::string& name) { return api::isDnsLabel(name); }
 
 std::string formatTime(TimePoint time) {
   const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(time.time_since_epoch()).count();

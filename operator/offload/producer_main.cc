@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <random>
 #include <thread>
 
@@ -119,8 +120,9 @@ int main(int argc, char** argv) {
   if (recipients.empty()) return fail(Error::local("InvalidConfig", "--recipients: at least one recipient"));
   auto size = flags->bytes("size", 1 << 20);
   auto count = flags->integer("count", 1);
-  auto threshold = flags->bytes("inline-threshold", 64 * 1024);
-  auto ttl = flags->duration("ttl", 24h);
+  // The environment names are the keys of an OffloadPipeline's binding Secret (envFrom).
+  auto threshold = flags->bytes("inline-threshold", 64 * 1024, {"WARREN_OFFLOAD_INLINE_THRESHOLD"});
+  auto ttl = flags->duration("ttl", 24h, {"WARREN_OFFLOAD_TTL"});
   auto publish_timeout = flags->duration("publish-timeout", 60s);
   auto seed = flags->integer("seed", static_cast<long long>(std::random_device{}() & 0x7fffffff));
   for (const Error* error : {size ? nullptr : &size.error(), count ? nullptr : &count.error(),
@@ -131,7 +133,8 @@ int main(int argc, char** argv) {
   const bool from_stdin = flags->isSet("stdin");
   const auto file = flags->get("file");
   if (from_stdin && *count != 1) return fail(Error::local("InvalidConfig", "--stdin: sends one payload (--count 1)"));
-  const bool gzip = flags->isSet("gzip");
+  const char* compression = std::getenv("WARREN_OFFLOAD_COMPRESSION");
+  const bool gzip = flags->isSet("gzip") || (compression != nullptr && std::string(compression) == "gzip");
   char host[256] = "producer";
   gethostname(host, sizeof(host) - 1);
   const std::string producer = flags->getOr("producer-id", host);

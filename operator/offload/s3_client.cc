@@ -116,7 +116,12 @@ Result<S3Client::Response> S3Client::perform(const Request& request) {
   curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(config_.connect_timeout.count()));
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1024L);
   curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, static_cast<long>(config_.stall_timeout.count()));
-  if (!config_.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, config_.ca_file.c_str());
+  if (!config_.ca_pem.empty()) {
+    curl_blob blob{const_cast<char*>(config_.ca_pem.data()), config_.ca_pem.size(), CURL_BLOB_COPY};
+    curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
+  } else if (!config_.ca_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_CAINFO, config_.ca_file.c_str());
+  }
 
   // libcurl 7.88 signs x-amz-content-sha256 but does not add it: S3 servers
   // refuse a request without it. Bodies are in memory, so sign their hash.

@@ -26,6 +26,7 @@ struct S3Config {
   std::string access_key;
   std::string secret_key;
   std::string ca_file;  // PEM bundle for https; empty: the system's
+  std::string ca_pem;   // the bundle itself (from a Secret); wins over ca_file
   size_t part_size = 8 * 1024 * 1024;  // S3 needs >= 5 MiB for every part but the last
   std::chrono::milliseconds connect_timeout{5000};
   // A transfer slower than 1 KiB/s for this long is abandoned (and retried).
