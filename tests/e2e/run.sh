@@ -56,7 +56,7 @@ grep -q '^kind: RoleBinding$' "$WORK/rendered-namespaced.yaml" || fail "namespac
 
 step "helm install"
 HELM install warren "$CHART" -n "$RELEASE_NS" --create-namespace --set replicas=1 --wait=false >/dev/null || fail "helm install"
-wait_for 30 "the CRDs" K get crd brokerclusters.warren.dev brokerbindings.warren.dev countingservices.warren.dev
+wait_for 30 "the CRDs" K get crd brokerclusters.warren.dev brokerbindings.warren.dev countingservices.warren.dev offloadpipelines.warren.dev
 
 step "operator outside the cluster, as the chart's ServiceAccount"
 TOKEN="$(K create token warren-operator -n "$RELEASE_NS" --duration=1h)"
@@ -90,7 +90,11 @@ wait_for 60 "the binding" bound
 cs_ready() { [[ "$(K get countingservices demo -n "$APPS_NS" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}')" == True ]]; }
 wait_for 60 "the counting service" cs_ready
 K get secret rabbitmq-secret -n services >/dev/null || fail "credentials were not copied"
-K get brokerclusters,brokerbindings,countingservices -A
+# The offload example's S3 and PostgreSQL stand-ins are kwok pods here: the pipeline must say so.
+opl_reported() { [[ "$(K get opl orders -n "$APPS_NS" -o jsonpath='{.status.conditions[?(@.type=="StorageReady")].status}')" == False ]] &&
+                 [[ -n "$(K get opl orders -n "$APPS_NS" -o jsonpath='{.status.conditions[?(@.type=="TopologyReady")].reason}')" ]]; }
+wait_for 60 "the pipeline to report its unreachable storage and broker" opl_reported
+K get brokerclusters,brokerbindings,countingservices,offloadpipelines -A
 
 step "failover: the active pod of 'shared' goes NotReady"
 ACTIVE="$(K get bc shared -n infrastructure -o jsonpath='{.status.activeNode}')"   # rabbit@<pod>.<svc>.<ns>
@@ -118,8 +122,11 @@ UPGRADED_ARGS="$(K get deploy warren-operator -n "$RELEASE_NS" -o jsonpath='{.sp
 
 step "delete everything: nothing orphaned"
 K delete -f "$WARREN_ROOT/examples/seed-004-bind-existing-app/binding.yaml" --wait=false >/dev/null
-K delete brokerclusters,countingservices --all -n "$APPS_NS" >/dev/null
+# The pipeline's finalizer must not wait for a broker, S3 or database that never answered.
+K delete brokerclusters,countingservices,offloadpipelines --all -n "$APPS_NS" --wait=false >/dev/null
 gone() { [[ -z "$(K get statefulsets,deployments,services,poddisruptionbudgets -n "$APPS_NS" -l warren.dev/cluster -o name)" ]] &&
+         [[ -z "$(K get offloadpipelines,deployments,secrets -n "$APPS_NS" -l warren.dev/offload-pipeline -o name)" ]] &&
+         [[ -z "$(K get offloadpipelines -n "$APPS_NS" -o name)" ]] &&
          [[ -z "$(K get deployments,secrets -n "$APPS_NS" -l warren.dev/counting -o name)" ]] &&
          [[ -z "$(K get secret rabbitmq-secret -n services -o name --ignore-not-found)" ]]; }
 wait_for 120 "the garbage collector to remove every child" gone

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "api/broker_cluster.h"
+#include "api/offload_pipeline.h"
 #include "controllers/broker_binding_controller.h"
 #include "running_operator.h"
 #include "runtime/object_helpers.h"
@@ -28,7 +29,8 @@ void installCrds() {
   ASSERT_TRUE(LiveClusterTest::eventually([&] {
     return client->list(api::brokerClusters(), "default", {}).ok() &&
            client->list(controllers::brokerBindings(), "default", {}).ok() &&
-           client->list(controllers::countingServices(), "default", {}).ok();
+           client->list(controllers::countingServices(), "default", {}).ok() &&
+           client->list(api::offloadPipelines(), "default", {}).ok();
   }));
 }
 

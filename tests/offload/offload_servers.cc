@@ -102,12 +102,13 @@ Status OffloadServers::startS3() {
   const std::string binary = versitygwBinary();
   if (!fs::exists(binary)) return Error::local("Missing", binary + " is not built (hack/build-tools.sh builds it)");
   fs::create_directories(root_ / "s3");
-  s3_pid_ = spawnProcess({binary, "--port", "127.0.0.1:" + std::to_string(s3_port_), "--quiet", "--access-log",
+  if (s3_fixed_port_ != 0) s3_port_ = s3_fixed_port_;
+  s3_pid_ = spawnProcess({binary, "--port", s3_address_ + ":" + std::to_string(s3_port_), "--quiet", "--access-log",
                           (root_ / "s3-access.log").string(), "posix", (root_ / "s3").string()},
                          {root_ / "s3.log",
                           {std::string("ROOT_ACCESS_KEY=") + kAccessKey, std::string("ROOT_SECRET_KEY=") + kSecretKey}});
   remember(root_, s3_pid_);
-  if (s3_pid_ < 0 || !waitForPort(s3_port_, std::chrono::seconds(30))) {
+  if (s3_pid_ < 0 || !waitForPort(s3_port_, std::chrono::seconds(30), s3_address_)) {
     return Error::local("S3", "versitygw did not start: " + tail(root_ / "s3.log"));
   }
   return okStatus();
@@ -167,6 +168,7 @@ std::string OffloadServers::databaseUri() const {
 
 Status OffloadServers::startBroker() {
   if (auto prepared = prepare(); !prepared) return prepared;
+  if (broker_.amqp_port != 0) amqp_port_ = broker_.amqp_port;
   const fs::path rootfs = warren::testing::rabbitmqRootfs();
   if (!warren::testing::rabbitmqRootfsReady(rootfs)) {
     return Error::local("Broker", "no RabbitMQ 4 root filesystem at " + rootfs.string() +
@@ -174,8 +176,17 @@ Status OffloadServers::startBroker() {
   }
   const fs::path dir = root_ / "rabbit";
   for (const char* sub : {"home", "mnesia", "log"}) fs::create_directories(dir / sub);
-  std::ofstream(dir / "rabbitmq.conf") << "listeners.tcp.default = 127.0.0.1:" << amqp_port_ << "\n";
-  std::ofstream(dir / "enabled_plugins") << "[].\n";
+  {
+    std::ofstream conf(dir / "rabbitmq.conf");
+    conf << "listeners.tcp.default = " << broker_.address << ":" << amqp_port_ << "\n";
+    if (broker_.username != "guest") {
+      conf << "default_user = " << broker_.username << "\ndefault_pass = " << broker_.password << "\n";
+    }
+    if (broker_.management_port != 0) {
+      conf << "management.tcp.ip = " << broker_.address << "\nmanagement.tcp.port = " << broker_.management_port << "\n";
+    }
+    std::ofstream(dir / "enabled_plugins") << (broker_.management_port != 0 ? "[rabbitmq_management].\n" : "[].\n");
+  }
   // An epmd of its own, so nothing outlives the test.
   epmd_pid_ = spawnProcess({"/usr/bin/epmd", "-port", std::to_string(epmd_port_), "-address", "127.0.0.1"},
                            {dir / "epmd.log", {}});
@@ -196,10 +207,20 @@ Status OffloadServers::startBroker() {
           {warren::testing::kRabbitmqServer}),
       {dir / "out.log", {}});
   remember(root_, broker_pid_);
-  if (broker_pid_ < 0 || !waitForPort(amqp_port_, std::chrono::seconds(120))) {
+  if (broker_pid_ < 0 || !waitForPort(amqp_port_, std::chrono::seconds(120), broker_.address) ||
+      (broker_.management_port != 0 && !waitForPort(broker_.management_port, std::chrono::seconds(60), broker_.address))) {
     return Error::local("Broker", "rabbitmq-server did not start: " + tail(dir / "out.log"));
   }
   return okStatus();
+}
+
+void OffloadServers::setBrokerListener(BrokerListener listener) {
+  broker_ = std::move(listener);
+  // A new default user is only created on a node's first boot: start from an empty node.
+  if (!root_.empty()) {
+    std::error_code ignored;
+    fs::remove_all(root_ / "rabbit" / "mnesia", ignored);
+  }
 }
 
 void OffloadServers::stopBroker() {

@@ -16,6 +16,19 @@
 
 namespace warren::offload::testing {
 
+// Where and as whom the broker listens. The defaults suit the offload
+// tests: 127.0.0.1, free ports, guest, no management plugin. The pipeline
+// test gives it the address a Service name resolves to (another loopback
+// address, so the real ports 5672 and 15672 are free), the management
+// plugin, and the BrokerCluster's default user.
+struct BrokerListener {
+  std::string address = "127.0.0.1";
+  int amqp_port = 0;        // 0: a free port
+  int management_port = 0;  // 0: no management plugin
+  std::string username = "guest";
+  std::string password = "guest";
+};
+
 class OffloadServers {
  public:
   OffloadServers() = default;
@@ -27,17 +40,23 @@ class OffloadServers {
   Status startAll(bool with_broker);
   void stopAll();
 
+  // versitygw on `address`:`port` instead of 127.0.0.1 and a free port; before startS3().
+  void setS3Listener(const std::string& address, int port) { s3_address_ = address; s3_fixed_port_ = port; }
   Status startS3();
   void stopS3();
   Status startDatabase();
   void stopDatabase();
+  // Takes effect at the next startBroker(), which starts an empty node.
+  void setBrokerListener(BrokerListener listener);
   Status startBroker();
   void stopBroker();
 
-  std::string s3Endpoint() const { return "http://127.0.0.1:" + std::to_string(s3_port_); }
+  std::string s3Endpoint() const { return "http://" + s3_address_ + ":" + std::to_string(s3_port_); }
   S3Config s3Config() const;
   std::string databaseUri() const;
-  std::string amqpUri() const { return "amqp://guest:guest@127.0.0.1:" + std::to_string(amqp_port_) + "/"; }
+  std::string amqpUri() const {
+    return "amqp://" + broker_.username + ":" + broker_.password + "@" + broker_.address + ":" + std::to_string(amqp_port_) + "/";
+  }
   // The environment the offload programs read their connections from.
   std::vector<std::string> programEnv(const std::string& pipeline, const std::string& bucket) const;
   const std::filesystem::path& root() const { return root_; }
@@ -58,6 +77,9 @@ class OffloadServers {
   int s3_port_ = 0, pg_port_ = 0, amqp_port_ = 0, dist_port_ = 0, epmd_port_ = 0;
   pid_t s3_pid_ = -1, broker_pid_ = -1, epmd_pid_ = -1;
   bool database_running_ = false;
+  BrokerListener broker_;
+  std::string s3_address_ = "127.0.0.1";
+  int s3_fixed_port_ = 0;
 };
 
 }  // namespace warren::offload::testing

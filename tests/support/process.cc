@@ -110,13 +110,13 @@ int freePort() {
   return port;
 }
 
-bool waitForPort(int port, std::chrono::milliseconds timeout) {
+bool waitForPort(int port, std::chrono::milliseconds timeout, const std::string& ip) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   do {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in address{};
     address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::inet_pton(AF_INET, ip.c_str(), &address.sin_addr);
     address.sin_port = htons(static_cast<uint16_t>(port));
     const bool open = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
     ::close(fd);

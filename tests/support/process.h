@@ -33,7 +33,7 @@ std::string readTextFile(const std::filesystem::path& file);
 std::string fileTail(const std::filesystem::path& file, size_t max_bytes = 3000);
 // A TCP port on 127.0.0.1 that nothing listens on right now.
 int freePort();
-// True once something accepts TCP connections on 127.0.0.1:`port`.
-bool waitForPort(int port, std::chrono::milliseconds timeout);
+// True once something accepts TCP connections on `address`:`port` (IPv4).
+bool waitForPort(int port, std::chrono::milliseconds timeout, const std::string& address = "127.0.0.1");
 
 }  // namespace warren::testing
