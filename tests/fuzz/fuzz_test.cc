@@ -22,6 +22,7 @@
 #include "api/broker_binding.h"
 #include "api/broker_cluster.h"
 #include "api/counting_service.h"
+#include "api/offload_pipeline.h"
 #include "live_cluster.h"
 #include "malformed_objects.h"
 #include "running_operator.h"
@@ -105,10 +106,14 @@ TEST_F(FuzzTest, MalformedCustomResourcesAreRejectedOrReportedAndNeverCrashTheOp
   const std::vector<std::tuple<std::string, const kube::ResourceType*, std::string>> kinds = {
       {"BrokerCluster", &api::brokerClusters(), "ReconcileSuccess"},
       {"BrokerBinding", &api::brokerBindings(), "Bound"},
-      {"CountingService", &api::countingServices(), "Ready"}};
+      {"CountingService", &api::countingServices(), "Ready"},
+      {"OffloadPipeline", &api::offloadPipelines(), "Ready"}};
   for (const auto& [kind, type, condition] : kinds) {
     Tally& tally = tallies[kind];
-    for (const auto& m : generator.generate(kind, kPerKind, kind == "BrokerCluster" ? "bc" : kind == "BrokerBinding" ? "bb" : "cs")) {
+    for (const auto& m : generator.generate(kind, kPerKind, kind == "BrokerCluster"     ? "bc"
+                                                            : kind == "BrokerBinding" ? "bb"
+                                                            : kind == "OffloadPipeline" ? "op"
+                                                                                        : "cs")) {
       auto created = client().create(*type, ns(), m.object, {});
       if (created) {
         ++tally.accepted;
@@ -161,6 +166,16 @@ TEST_F(FuzzTest, MalformedCustomResourcesAreRejectedOrReportedAndNeverCrashTheOp
     }
   }
   ASSERT_TRUE(alive()) << "the operator died:\n" << readFile(log);
+
+  // Pipelines carry a finalizer: deleted while the operator runs, so the namespace can go.
+  for (const auto& item : accepted) {
+    if (item.type == &api::offloadPipelines()) (void)client().remove(*item.type, ns(), item.name, {});
+  }
+  EXPECT_TRUE(eventually([&] {
+    auto left = client().list(api::offloadPipelines(), ns(), {});
+    return left && left->value("items", json::array()).empty();
+  }, 120s)) << "pipelines left after deletion";
+  ASSERT_TRUE(alive()) << "the operator died deleting pipelines:\n" << readFile(log);
 
   ::kill(pid, SIGTERM);
   int status = 0;

@@ -63,6 +63,18 @@ json MalformedObjects::base(const std::string& kind, const std::string& name) {
                     {"kind": "Secret", "name": "env", "key": ".env", "format": "template", "template": "H={{host}}"}],
         "credentialsSecretName": "creds",
         "workloads": [{"kind": "Deployment", "name": "app"}]})");
+  } else if (kind == "OffloadPipeline") {
+    // Its S3 endpoint does not resolve: the checks fail at once and are reported.
+    object["spec"] = json::parse(R"({
+        "brokerClusterRef": {"name": "bus"},
+        "storage": {"endpoint": "http://s3.invalid:7070", "bucket": "payloads", "region": "eu-west-1",
+                    "credentialsSecretRef": {"name": "s3-keys", "accessKeyIdKey": "id"}, "createBucket": true,
+                    "caSecretRef": {"name": "ca", "key": "ca.crt"}},
+        "database": {"uriSecretRef": {"name": "db", "key": "uri"}, "schema": "ledger"},
+        "recipients": ["billing", "archive"], "inlineThresholdBytes": 1024, "compression": "gzip",
+        "objectTTL": "2h", "expiryPolicy": "Delete", "orphanPolicy": "Report",
+        "coordinator": {"replicas": 2, "image": "warren-operator:0.1.0", "resources": {"limits": {"memory": "64Mi"}}},
+        "binding": {"includeCredentials": true}, "deletionPolicy": "Delete"})");
   } else {
     object["spec"] = json::parse(R"({
         "brokerClusterRef": {"name": "bus"}, "protocol": "amqp", "intervalSeconds": 2,

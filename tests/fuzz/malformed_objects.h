@@ -16,7 +16,7 @@ namespace warren::fuzz {
 
 struct Malformed {
   nlohmann::json object;
-  std::string kind;         // BrokerCluster, BrokerBinding, CountingService
+  std::string kind;         // BrokerCluster, BrokerBinding, CountingService, OffloadPipeline
   std::string path;         // dotted, as API errors write it: "spec.targets[0].name"
   std::string mutation;     // what was done, for the report
 };
