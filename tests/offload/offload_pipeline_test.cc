@@ -183,6 +183,30 @@ class OffloadPipelineTest : public LiveClusterTest {
   }
   std::string tail(const std::string& log) { return warren::testing::fileTail(dir_ / log); }
 
+  // The example's broker cluster and the Secrets of its storage (S3's secret key as given); the
+  // loopback broker then starts with the default user warren created, its management API on.
+  void applyBrokerCluster(const std::string& s3_secret_key) {
+    ASSERT_EQ(kubectl("apply -f " + example("broker-cluster.yaml").string()), 0) << tail("kubectl.log");
+    putSecret("offload-s3-credentials",
+              {{"AWS_ACCESS_KEY_ID", testing::OffloadServers::kAccessKey}, {"AWS_SECRET_ACCESS_KEY", s3_secret_key}});
+    putSecret("offload-ledger-db", {{"uri", servers_->databaseUri()}});
+    json user;
+    ASSERT_TRUE(eventually([&] {
+      user = get(kube::resources::secrets(), "offload-bus-default-user");
+      return user.contains("data");
+    }));
+    listener_.address = address_;
+    listener_.amqp_port = 5672;
+    listener_.management_port = 15672;
+    listener_.username = *kube::base64Decode(user["data"]["username"].get<std::string>());
+    listener_.password = *kube::base64Decode(user["data"]["password"].get<std::string>());
+    servers_->setBrokerListener(listener_);
+    ASSERT_TRUE(servers_->startBroker().ok());
+  }
+  std::unique_ptr<ManagementTransport> brokerApi() {
+    return curlManagementTransport({"http://offload-bus." + ns() + ".svc:15672", listener_.username, listener_.password});
+  }
+
   inline static std::string address_;
   inline static fs::path hosts_file_;
   inline static testing::OffloadServers* servers_ = nullptr;
@@ -193,27 +217,11 @@ class OffloadPipelineTest : public LiveClusterTest {
   kube::Cancellation stop_;
   std::thread thread_;
   std::vector<pid_t> processes_;
+  testing::BrokerListener listener_;
 };
 
 TEST_F(OffloadPipelineTest, FromKubectlApplyToEveryObjectDeletedOnce) {
-  // The broker cluster of the example; the loopback broker starts with the default user warren created.
-  ASSERT_EQ(kubectl("apply -f " + example("broker-cluster.yaml").string()), 0) << tail("kubectl.log");
-  putSecret("offload-s3-credentials", {{"AWS_ACCESS_KEY_ID", testing::OffloadServers::kAccessKey},
-                                       {"AWS_SECRET_ACCESS_KEY", testing::OffloadServers::kSecretKey}});
-  putSecret("offload-ledger-db", {{"uri", servers_->databaseUri()}});
-  json user;
-  ASSERT_TRUE(eventually([&] {
-    user = get(kube::resources::secrets(), "offload-bus-default-user");
-    return user.contains("data");
-  }));
-  testing::BrokerListener listener;
-  listener.address = address_;
-  listener.amqp_port = 5672;
-  listener.management_port = 15672;
-  listener.username = *kube::base64Decode(user["data"]["username"].get<std::string>());
-  listener.password = *kube::base64Decode(user["data"]["password"].get<std::string>());
-  servers_->setBrokerListener(listener);
-  ASSERT_TRUE(servers_->startBroker().ok());
+  ASSERT_NO_FATAL_FAILURE(applyBrokerCluster(testing::OffloadServers::kSecretKey));
 
   ASSERT_EQ(kubectl("apply -f " + example("pipeline.yaml").string()), 0) << tail("kubectl.log");
   ASSERT_TRUE(eventually([&] { return conditionOf("Ready") == "True"; }, 90s)) << pipeline()["status"].dump(2);
@@ -276,30 +284,14 @@ TEST_F(OffloadPipelineTest, FromKubectlApplyToEveryObjectDeletedOnce) {
   // Deleted (deletionPolicy Retain): the topology goes, the ledger stays.
   ASSERT_EQ(kubectl("delete offloadpipeline orders --wait=false"), 0);
   ASSERT_TRUE(eventually([&] { return !client().get(api::offloadPipelines(), ns(), "orders").ok(); }, 60s));
-  auto management = curlManagementTransport({"http://offload-bus." + ns() + ".svc:15672", listener.username, listener.password});
-  EXPECT_EQ(management->send(management::getQueue("/", topology + ".recipient.billing"))->status, 404);
-  EXPECT_EQ(management->send(management::getExchange("/", topology + ".pointers"))->status, 404);
+  auto broker = brokerApi();
+  EXPECT_EQ(broker->send(management::getQueue("/", topology + ".recipient.billing"))->status, 404);
+  EXPECT_EQ(broker->send(management::getExchange("/", topology + ".pointers"))->status, 404);
   EXPECT_EQ((*ledger)->stats()->deleted, kPayloads);
 }
 
 TEST_F(OffloadPipelineTest, ConditionsFollowDependenciesRecipientsChangeAndDeletionNeedsNoBroker) {
-  ASSERT_EQ(kubectl("apply -f " + example("broker-cluster.yaml").string()), 0) << tail("kubectl.log");
-  putSecret("offload-s3-credentials", {{"AWS_ACCESS_KEY_ID", testing::OffloadServers::kAccessKey},
-                                       {"AWS_SECRET_ACCESS_KEY", "not-the-secret"}});
-  putSecret("offload-ledger-db", {{"uri", servers_->databaseUri()}});
-  json user;
-  ASSERT_TRUE(eventually([&] {
-    user = get(kube::resources::secrets(), "offload-bus-default-user");
-    return user.contains("data");
-  }));
-  testing::BrokerListener listener;
-  listener.address = address_;
-  listener.amqp_port = 5672;
-  listener.management_port = 15672;
-  listener.username = *kube::base64Decode(user["data"]["username"].get<std::string>());
-  listener.password = *kube::base64Decode(user["data"]["password"].get<std::string>());
-  servers_->setBrokerListener(listener);
-  ASSERT_TRUE(servers_->startBroker().ok());
+  ASSERT_NO_FATAL_FAILURE(applyBrokerCluster("not-the-secret"));
   ASSERT_EQ(kubectl("apply -f " + example("pipeline.yaml").string()), 0) << tail("kubectl.log");
 
   // A wrong S3 secret is reported, naming the Secret; fixed, the pipeline becomes Ready.
@@ -330,13 +322,13 @@ TEST_F(OffloadPipelineTest, ConditionsFollowDependenciesRecipientsChangeAndDelet
   ASSERT_TRUE(eventually([&] {
     return pipeline().value("/status/boundRecipients"_json_pointer, json()) == json({"billing", "audit"});
   }, 60s)) << pipeline()["status"].dump(2);
-  auto management = curlManagementTransport({"http://offload-bus." + ns() + ".svc:15672", listener.username, listener.password});
-  auto bound = management->send(management::getExchangeBindings("/", topology + ".pointers"));
+  auto broker = brokerApi();
+  auto bound = broker->send(management::getExchangeBindings("/", topology + ".pointers"));
   ASSERT_TRUE(bound.ok());
   const std::string bindings = bound->body;
   EXPECT_NE(bindings.find(topology + ".recipient.audit"), std::string::npos);
   EXPECT_EQ(bindings.find(topology + ".recipient.archive"), std::string::npos);
-  EXPECT_EQ(management->send(management::getQueue("/", topology + ".recipient.archive"))->status, 200);
+  EXPECT_EQ(broker->send(management::getQueue("/", topology + ".recipient.archive"))->status, 200);
 
   // Deleted while the broker is down: the finalizer still goes, and an Event says what was left.
   servers_->stopBroker();
