@@ -22,7 +22,7 @@ cd "$WARREN_ROOT"
 ADDRESS="${WARREN_OFFLOAD_ADDRESS:-127.0.77.1}"
 NS=seed-001
 EXAMPLE=examples/seed-001-offload
-WORK="$WARREN_CACHE/try-offload"
+WORK="${TMPDIR:-/tmp}/warren-try-offload"  # readable by the postgres user
 
 hack/install-deps.sh
 [[ -x /usr/local/go/bin/go ]] && export PATH="/usr/local/go/bin:$PATH"
@@ -43,7 +43,7 @@ trap cleanup EXIT
 for pidfile in "$WORK"/*.pid; do [[ -f "$pidfile" ]] && kill "$(cat "$pidfile")" 2>/dev/null || true; done
 [[ -d "$WORK/pg/data" ]] && su postgres -s /bin/sh -c "/usr/lib/postgresql/15/bin/pg_ctl -D $WORK/pg/data -m immediate stop" >/dev/null 2>&1 || true
 rm -rf "$WORK"
-mkdir -p "$WORK"
+mkdir -p "$WORK" && chmod 755 "$WORK"
 background() {  # background NAME COMMAND...: output to $WORK/NAME.log
   local name="$1"; shift
   "$@" >"$WORK/$name.log" 2>&1 &
@@ -60,7 +60,8 @@ wait_until() {  # wait_until SECONDS WHAT COMMAND...
 # Runs a command with the example's names resolving to $ADDRESS.
 printf '127.0.0.1 localhost\n%s offload-bus.%s.svc offload-s3.%s.svc offload-db.%s.svc\n' \
   "$ADDRESS" "$NS" "$NS" "$NS" >"$WORK/hosts"
-with_hosts() { unshare --mount --propagation private /bin/sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$WORK/hosts" "$@"; }
+# An array, not a function, so that a backgrounded command's pid is the program's own.
+WITH_HOSTS=(unshare --mount --propagation private /bin/sh -c 'mount --bind "$0" /etc/hosts && exec "$@"' "$WORK/hosts")
 
 hack/local-cluster.sh up
 export KUBECONFIG="$(hack/local-cluster.sh kubeconfig)"
@@ -70,7 +71,9 @@ K wait --for condition=established --timeout 60s -f crds/ >/dev/null
 K create namespace "$NS" --dry-run=client -o yaml | K apply -f - >/dev/null
 
 log "warren (logs: $WORK/operator.log)"
-background operator with_hosts "$BUILD/warren-operator" --namespace "$NS" --http-bind-address 127.0.0.1:18091
+background operator "${WITH_HOSTS[@]}" "$BUILD/warren-operator" --namespace "$NS" --http-bind-address 127.0.0.1:18091
+# A pipeline from an earlier run goes first (its finalizer needs the operator), so this run starts afresh.
+K delete offloadpipelines --all -n "$NS" --timeout 60s >/dev/null
 K apply -n "$NS" -f "$EXAMPLE/broker-cluster.yaml" -f "$EXAMPLE/storage.yaml" >/dev/null
 secret() { K get secret "$1" -n "$NS" -o jsonpath="{.data.$2}" | base64 -d; }
 wait_until 60 "the default-user Secret" secret offload-bus-default-user password
@@ -123,15 +126,15 @@ secret_env() {  # secret_env NAME: NAME=VALUE lines of a Secret's env-named keys
 mapfile -t COORDINATOR_ENV < <(secret_env orders-coordinator-config)
 mapfile -t BINDING_ENV < <(secret_env orders-binding)
 SCHEMA="$(K get opl orders -n "$NS" -o jsonpath='{.status.ledgerSchema}')"
-background coordinator with_hosts env "${COORDINATOR_ENV[@]}" "$BUILD/warren-offload-coordinator" \
+background coordinator "${WITH_HOSTS[@]}" env "${COORDINATOR_ENV[@]}" "$BUILD/warren-offload-coordinator" \
   --database-schema "$SCHEMA" --metrics-address 127.0.0.1:19464 --rescan-interval 1s
 for recipient in billing archive; do
   mkdir -p "$WORK/received/$recipient"
-  background "consumer-$recipient" with_hosts env "${BINDING_ENV[@]}" "$BUILD/warren-offload-consumer" \
+  background "consumer-$recipient" "${WITH_HOSTS[@]}" env "${BINDING_ENV[@]}" "$BUILD/warren-offload-consumer" \
     --recipient "$recipient" --output-dir "$WORK/received/$recipient"
 done
 log "seed 001: make producer MSG_SIZE=1MB COUNT=5 VERIFY=1"
-with_hosts env "${BINDING_ENV[@]}" "$BUILD/warren-offload-producer" --size 1MB --count 5 --verify
+"${WITH_HOSTS[@]}" env "${BINDING_ENV[@]}" "$BUILD/warren-offload-producer" --size 1MB --count 5 --verify
 deleted() { [[ "$(K get opl orders -n "$NS" -o jsonpath='{.status.ledger.objectsDeleted}')" == 5 ]]; }
 wait_until 120 "the ledger to count 5 deletions" deleted
 K get opl orders -n "$NS" -o wide

@@ -316,6 +316,25 @@ TEST_F(OffloadPipelineTest, ConditionsFollowDependenciesRecipientsChangeAndDelet
   ASSERT_TRUE(servers_->startDatabase().ok());
   ASSERT_TRUE(eventually([&] { return conditionOf("Ready") == "True"; }, 60s)) << pipeline()["status"].dump(2);
 
+  // The database Secret deleted and brought back.
+  ASSERT_TRUE(client().remove(kube::resources::secrets(), ns(), "offload-ledger-db", {}).ok());
+  ASSERT_TRUE(eventually([&] { return conditionOf("DatabaseReady", "reason") == "CredentialsMissing"; }, 60s));
+  EXPECT_NE(conditionOf("DatabaseReady", "message").find("offload-ledger-db"), std::string::npos);
+  putSecret("offload-ledger-db", {{"uri", servers_->databaseUri()}});
+  ASSERT_TRUE(eventually([&] { return conditionOf("Ready") == "True"; }, 60s)) << pipeline()["status"].dump(2);
+
+  // A bucket that does not exist: reported while warren may not create it, created once it may.
+  ASSERT_EQ(kubectl("patch offloadpipeline orders --type merge -p "
+                    "'{\"spec\":{\"storage\":{\"bucket\":\"another-bucket\",\"createBucket\":false}}}'"),
+            0);
+  ASSERT_TRUE(eventually([&] { return conditionOf("StorageReady", "reason") == "BucketMissing"; }, 60s))
+      << pipeline()["status"].dump(2);
+  ASSERT_EQ(kubectl("patch offloadpipeline orders --type merge -p '{\"spec\":{\"storage\":{\"createBucket\":true}}}'"), 0);
+  ASSERT_TRUE(eventually([&] { return conditionOf("Ready") == "True"; }, 60s)) << pipeline()["status"].dump(2);
+  auto s3 = S3Client::create(servers_->s3Config());
+  ASSERT_TRUE(s3.ok());
+  EXPECT_TRUE((*s3)->headBucket("another-bucket").ok());
+
   // A recipient replaced: the new one's queue is bound; the old one's is unbound and kept.
   ASSERT_EQ(kubectl("patch offloadpipeline orders --type merge -p '{\"spec\":{\"recipients\":[\"billing\",\"audit\"]}}'"), 0);
   const std::string topology = ns() + ".orders";
