@@ -38,6 +38,11 @@ bool secretsGoWithCluster(const api::BrokerCluster& cluster);
 nlohmann::json buildErlangCookieSecret(const api::BrokerCluster& cluster, const std::string& cookie);
 nlohmann::json buildDefaultUserSecret(const api::BrokerCluster& cluster, const std::string& username,
                                       const std::string& password);
+// The credentials warren last applied to the brokers ("<name>-default-user-applied"): what it
+// logs in with to apply a rotated password. Same lifecycle as the default-user Secret.
+std::string appliedCredentialsSecretName(const api::BrokerCluster& cluster);
+nlohmann::json buildAppliedCredentialsSecret(const api::BrokerCluster& cluster, const std::string& username,
+                                             const std::string& password);
 nlohmann::json buildConfigMap(const api::BrokerCluster& cluster);
 nlohmann::json buildStatefulSet(const api::BrokerCluster& cluster);
 nlohmann::json buildPodDisruptionBudget(const api::BrokerCluster& cluster);

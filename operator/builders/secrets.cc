@@ -55,4 +55,17 @@ nlohmann::json buildDefaultUserSecret(const api::BrokerCluster& cluster, const s
           {"data", data}};
 }
 
+std::string appliedCredentialsSecretName(const api::BrokerCluster& cluster) {
+  return cluster.name + "-default-user-applied";
+}
+
+nlohmann::json buildAppliedCredentialsSecret(const api::BrokerCluster& cluster, const std::string& username,
+                                             const std::string& password) {
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata", secretMetadata(cluster, appliedCredentialsSecretName(cluster))},
+          {"type", "Opaque"},
+          {"data", {{"username", kube::base64Encode(username)}, {"password", kube::base64Encode(password)}}}};
+}
+
 }  // namespace warren::builders

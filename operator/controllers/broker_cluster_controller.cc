@@ -81,6 +81,8 @@ std::string randomAlphanumeric(size_t length) {
   return out;
 }
 
+constexpr std::chrono::milliseconds kPasswordRetry{15000};
+
 // What one reconcile found; turned into conditions.
 struct BrokerClusterReconciler::Outcome {
   bool degraded = false;
@@ -91,6 +93,8 @@ struct BrokerClusterReconciler::Outcome {
   std::string reconcile_message = "all children are as specified";
   bool stop = false;  // a condition that must not be applied past
   std::optional<Error> retry;  // a failure to retry with backoff once status is written
+  std::optional<runtime::Condition> password;  // PasswordSynced, when the default user was checked
+  bool password_pending = false;               // not applied yet: check again soon
 
   void degrade(std::string reason, std::string message) {
     degraded = true;
@@ -104,11 +108,74 @@ struct BrokerClusterReconciler::Outcome {
   }
 };
 
+ManagementFactory defaultManagementFactory() {
+  return [](const offload::ManagementAccess& access) { return offload::curlManagementTransport(access); };
+}
+
 BrokerClusterReconciler::BrokerClusterReconciler(std::shared_ptr<kube::ObjectClient> client, Informers informers,
                                                  std::shared_ptr<runtime::EventRecorder> events,
-                                                 RandomSource random, std::chrono::milliseconds secret_recheck)
+                                                 RandomSource random, std::chrono::milliseconds secret_recheck,
+                                                 ManagementFactory management)
     : client_(std::move(client)), informers_(std::move(informers)), events_(std::move(events)),
-      random_(std::move(random)), secret_recheck_(secret_recheck) {}
+      random_(std::move(random)), secret_recheck_(secret_recheck), management_(std::move(management)) {}
+
+Status BrokerClusterReconciler::syncPassword(const api::BrokerCluster& cluster, const json& user, size_t members,
+                                             Outcome& outcome) {
+  auto decode = [](const json& secret, const char* key) {
+    auto value = kube::base64Decode(runtime::stringAt(secret, json::json_pointer("/data/" + std::string(key))));
+    return value ? *value : std::string();
+  };
+  const Credentials wanted{decode(user, "username"), decode(user, "password")};
+  const auto& secrets = kube::resources::secrets();
+  const std::string record_name = builders::appliedCredentialsSecretName(cluster);
+  auto synced = [&](const std::string& reason, const std::string& message) {
+    outcome.password = runtime::Condition{"PasswordSynced", "True", reason, message};
+  };
+  auto record = client_->get(secrets, cluster.ns, record_name);
+  if (!record && !record.error().isNotFound()) return record.error();
+  if (!record) {
+    // First sight: the nodes booted (or will boot) with the Secret as it is now.
+    auto created = client_->create(secrets, cluster.ns,
+                                   builders::buildAppliedCredentialsSecret(cluster, wanted.username, wanted.password), {});
+    if (!created && !created.error().isAlreadyExists()) return created.error();
+    synced("InEffect", "the brokers use the default-user Secret's credentials");
+    return okStatus();
+  }
+  if (clusterLabelOf(*record) != cluster.name) {
+    outcome.password = runtime::Condition{"PasswordSynced", "False", "NotOwned",
+                                          "Secret \"" + record_name + "\" is not warren's; a rotated password cannot be applied"};
+    return okStatus();
+  }
+  const Credentials applied{decode(*record, "username"), decode(*record, "password")};
+  if (applied == wanted) {
+    synced("InEffect", "the brokers use the default-user Secret's credentials");
+    return okStatus();
+  }
+  if (members == 0) {
+    outcome.password = runtime::Condition{"PasswordSynced", "False", "NoBrokerRunning",
+                                          "the default-user Secret changed; it is applied once a node runs"};
+    outcome.password_pending = true;
+    return okStatus();
+  }
+  const std::string url = "http://" + cluster.serviceHost() + ":" + std::to_string(builders::kManagementPort);
+  auto change = applyPassword(management_, url, applied, wanted);
+  if (!change) {
+    outcome.password = runtime::Condition{"PasswordSynced", "False", change.error().reason, change.error().message};
+    outcome.password_pending = change.error().reason != "UsernameChanged";
+    return okStatus();
+  }
+  json updated = *record;
+  updated["data"]["password"] = kube::base64Encode(wanted.password);
+  if (auto written = client_->update(secrets, cluster.ns, updated, {}); !written) return written.error();
+  if (*change == PasswordChange::kChanged) {
+    events_->record(cluster.raw, "Normal", "PasswordRotated",
+                    "the brokers now accept the new password of user " + wanted.username + " from Secret " +
+                        cluster.defaultUserSecretName());
+  }
+  // The same condition as in steady state: the rotation itself is the Event.
+  synced("InEffect", "the brokers use the default-user Secret's credentials");
+  return okStatus();
+}
 
 Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster, Outcome& outcome) {
   const auto& secrets = kube::resources::secrets();
@@ -180,11 +247,16 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
         secrets, cluster.ns,
         builders::buildDefaultUserSecret(cluster, "user-" + random_(12), random_(32)), {});
     if (!created && !created.error().isAlreadyExists()) return created.error();
-    if (created) events_->record(cluster.raw, "Normal", "SecretCreated", "created default-user Secret " + user_name);
+    if (created) {
+      events_->record(cluster.raw, "Normal", "SecretCreated", "created default-user Secret " + user_name);
+      return syncPassword(cluster, *created, members, outcome);  // records what the nodes will boot with
+    }
   } else if (!user->contains("data") || !(*user)["data"].contains("username") ||
              !(*user)["data"].contains("password")) {
     outcome.degrade("DefaultUserSecretInvalid", "Secret \"" + user_name + "\" needs keys \"username\" and \"password\"");
     outcome.stop = true;
+  } else {
+    return syncPassword(cluster, *user, members, outcome);
   }
   return okStatus();
 }
@@ -324,6 +396,7 @@ BrokerClusterReconciler::Observed BrokerClusterReconciler::observe(const api::Br
   runtime::setCondition(conditions,
                         {"Degraded", outcome.degraded ? "True" : "False", outcome.degraded_reason, outcome.degraded_message},
                         generation);
+  if (outcome.password) runtime::setCondition(conditions, *outcome.password, generation);
   status["conditions"] = conditions;
   observed.status = std::move(status);
   return observed;
@@ -411,6 +484,10 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
   result.requeue_after = observed.recheck_after;
   if (!cluster.spec.erlang_cookie_secret_name.empty() || !cluster.spec.default_user_secret_name.empty()) {
     result.requeue_after = std::min(observed.recheck_after.value_or(secret_recheck_), secret_recheck_);
+  }
+  if (outcome.password_pending) {
+    // A rotated password not applied yet (the brokers unreachable, say): try again soon, not in a storm.
+    result.requeue_after = std::min(result.requeue_after.value_or(kPasswordRetry), kPasswordRetry);
   }
   return result;
 }

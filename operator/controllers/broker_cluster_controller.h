@@ -15,6 +15,7 @@
 #include <string>
 
 #include "api/broker_cluster.h"
+#include "controllers/password_sync.h"
 #include "controllers/secret_recheck.h"
 #include "runtime/controller.h"
 #include "runtime/event_recorder.h"
@@ -27,6 +28,9 @@ namespace warren::controllers {
 using RandomSource = std::function<std::string(size_t length)>;
 std::string randomAlphanumeric(size_t length);
 
+// curlManagementTransport.
+ManagementFactory defaultManagementFactory();
+
 class BrokerClusterReconciler : public runtime::Reconciler {
  public:
   struct Informers {
@@ -34,15 +38,19 @@ class BrokerClusterReconciler : public runtime::Reconciler {
   };
   // `client` serves live reads (Secrets, children not cached yet) and every
   // write; the informers serve everything else from the cache.
+  // `management` reaches a cluster's management API (to apply a rotated password).
   BrokerClusterReconciler(std::shared_ptr<kube::ObjectClient> client, Informers informers,
                           std::shared_ptr<runtime::EventRecorder> events, RandomSource random = randomAlphanumeric,
-                          std::chrono::milliseconds secret_recheck = kDefaultSecretRecheck);
+                          std::chrono::milliseconds secret_recheck = kDefaultSecretRecheck,
+                          ManagementFactory management = defaultManagementFactory());
 
   runtime::ReconcileOutcome reconcile(const runtime::Request& request) override;
 
  private:
   struct Outcome;
   Status ensureSecrets(const api::BrokerCluster& cluster, Outcome& outcome);
+  // PasswordSynced: the brokers accept the default-user Secret's password (password_sync.h).
+  Status syncPassword(const api::BrokerCluster& cluster, const nlohmann::json& user, size_t members, Outcome& outcome);
   Status applyChild(const api::BrokerCluster& cluster, const kube::ResourceType& type,
                     const std::shared_ptr<runtime::Informer>& cache, const nlohmann::json& desired,
                     Outcome& outcome);
@@ -58,6 +66,7 @@ class BrokerClusterReconciler : public runtime::Reconciler {
   std::shared_ptr<runtime::EventRecorder> events_;
   RandomSource random_;
   std::chrono::milliseconds secret_recheck_;
+  ManagementFactory management_;
 };
 
 // Adds the pod indexes the reconciler reads (by cluster, by node) to its

@@ -6,6 +6,7 @@
 #include "cache_support.h"
 #include "controllers/broker_cluster_controller.h"
 #include "fake_client.h"
+#include "kube/tls_material.h"
 #include "runtime/object_helpers.h"
 
 namespace warren::controllers {
@@ -86,7 +87,7 @@ TEST_F(BrokerClusterReconcilerTest, AStoredSpecOfTheWrongShapeIsReported) {
 TEST_F(BrokerClusterReconcilerTest, CreatesSecretsOnceAndChildrenThenWritesNothing) {
   cluster({{"replicas", 1}});
   ASSERT_TRUE(reconcile().ok());
-  EXPECT_EQ(client_->writesTo("secrets").size(), 2u);
+  EXPECT_EQ(client_->writesTo("secrets").size(), 3u);  // cookie, default user, the credentials applied
   for (const char* child : {"statefulsets", "services", "configmaps", "poddisruptionbudgets"}) {
     EXPECT_FALSE(client_->writesTo(child).empty()) << child;
   }
@@ -106,8 +107,121 @@ TEST_F(BrokerClusterReconcilerTest, ReusesTheSecretsOfAClusterCreatedAgainUnderT
                                              {"data", {{"username", "dQ=="}, {"password", "cA=="}}}});
   cluster({{"replicas", 1}});
   ASSERT_TRUE(reconcile().ok());
-  EXPECT_TRUE(client_->writesTo("secrets").empty());
+  // Only the record of what the brokers were started with is new.
+  ASSERT_EQ(client_->writesTo("secrets").size(), 1u);
+  EXPECT_EQ(client_->writesTo("secrets")[0].name, "bus-default-user-applied");
   EXPECT_EQ(condition("Degraded")["status"], "False");
+  EXPECT_EQ(condition("PasswordSynced")["reason"], "InEffect");
+}
+
+// The users of a RabbitMQ cluster behind its management API: /api/whoami and /api/users/NAME.
+class FakeUsers {
+ public:
+  std::map<std::string, std::string> passwords;
+  int calls = 0;
+  bool down = false;
+
+  ManagementFactory factory() {
+    return [this](const offload::ManagementAccess& access) -> std::unique_ptr<offload::ManagementTransport> {
+      return std::make_unique<Transport>(this, access);
+    };
+  }
+
+ private:
+  class Transport : public offload::ManagementTransport {
+   public:
+    Transport(FakeUsers* users, offload::ManagementAccess access) : users_(users), access_(std::move(access)) {}
+    Result<offload::HttpAnswer> send(const offload::HttpCall& call) override {
+      ++users_->calls;
+      if (users_->down) return Error::local("BrokerUnreachable", "connection refused");
+      auto it = users_->passwords.find(access_.username);
+      if (it == users_->passwords.end() || it->second != access_.password) return offload::HttpAnswer{401, ""};
+      if (call.path == "/api/whoami") return offload::HttpAnswer{200, "{}"};
+      const std::string user = call.path.substr(std::string("/api/users/").size());
+      if (call.method == "GET") return offload::HttpAnswer{200, R"({"tags":["administrator"]})"};
+      users_->passwords[user] = json::parse(call.body)["password"];
+      return offload::HttpAnswer{204, ""};
+    }
+
+   private:
+    FakeUsers* users_;
+    offload::ManagementAccess access_;
+  };
+};
+
+TEST_F(BrokerClusterReconcilerTest, ARotatedPasswordIsAppliedToTheBrokersWithTheOneLastApplied) {
+  FakeUsers users;
+  reconciler_ = std::make_unique<BrokerClusterReconciler>(
+      client_, informers_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
+      [](size_t n) { return std::string(n, 'r'); }, kDefaultSecretRecheck, users.factory());
+  cluster({{"replicas", 1}});
+  pod(0, true);
+  client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-erlang-cookie"}, {"namespace", "ns"}}},
+                                             {"data", {{"cookie", "b2xkLWNvb2tpZS1vZi10aGUtcmV0YWluZWQtZGF0YQ=="}}}});
+  json user = client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-default-user"}, {"namespace", "ns"}}},
+                                                         {"data", {{"username", kube::base64Encode("admin")},
+                                                                   {"password", kube::base64Encode("old-password")}}}});
+  users.passwords["admin"] = "old-password";
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(condition("PasswordSynced")["reason"], "InEffect");
+  EXPECT_EQ(users.calls, 0);
+
+  user["data"]["password"] = kube::base64Encode("new-password");
+  ASSERT_TRUE(client_->update(kube::resources::secrets(), "ns", user, {}).ok());
+  resync();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(users.passwords["admin"], "new-password");
+  EXPECT_EQ(condition("PasswordSynced")["reason"], "InEffect");
+  EXPECT_EQ(events("PasswordRotated"), 1u);
+  const json applied = client_->stored(kube::resources::secrets(), "ns", "bus-default-user-applied");
+  EXPECT_EQ(*kube::base64Decode(applied["data"]["password"].get<std::string>()), "new-password");
+  // Nothing in status or Events carries either password.
+  const std::string written = client_->stored(api::brokerClusters(), "ns", "bus").dump();
+  EXPECT_EQ(written.find("new-password"), std::string::npos);
+  for (const auto& call : client_->writesTo("events")) EXPECT_EQ(call.body.dump().find("password\":"), std::string::npos);
+
+  // In line again: no management call.
+  resync();
+  users.calls = 0;
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(users.calls, 0);
+}
+
+TEST_F(BrokerClusterReconcilerTest, ARotationTheBrokersCannotTakeYetIsPendingAndRetriedSoon) {
+  FakeUsers users;
+  users.down = true;
+  reconciler_ = std::make_unique<BrokerClusterReconciler>(
+      client_, informers_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
+      [](size_t n) { return std::string(n, 'r'); }, kDefaultSecretRecheck, users.factory());
+  cluster({{"replicas", 1}});
+  pod(0, true);
+  client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-erlang-cookie"}, {"namespace", "ns"}}},
+                                             {"data", {{"cookie", "b2xkLWNvb2tpZS1vZi10aGUtcmV0YWluZWQtZGF0YQ=="}}}});
+  client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-default-user"}, {"namespace", "ns"}}},
+                                             {"data", {{"username", kube::base64Encode("admin")},
+                                                       {"password", kube::base64Encode("new-password")}}}});
+  client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-default-user-applied"}, {"namespace", "ns"},
+                                                           {"labels", {{api::kClusterLabel, "bus"}}}}},
+                                             {"data", {{"username", kube::base64Encode("admin")},
+                                                       {"password", kube::base64Encode("old-password")}}}});
+  auto outcome = reconcile();
+  ASSERT_TRUE(outcome.ok());
+  EXPECT_EQ(condition("PasswordSynced")["reason"], "BrokerUnreachable");
+  ASSERT_TRUE(outcome->requeue_after.has_value());
+  EXPECT_LE(*outcome->requeue_after, std::chrono::seconds(15));
+  const json applied = client_->stored(kube::resources::secrets(), "ns", "bus-default-user-applied");
+  EXPECT_EQ(*kube::base64Decode(applied["data"]["password"].get<std::string>()), "old-password");
+}
+
+TEST(PasswordSync, TheBrokersAcceptingNeitherPasswordIsReportedNotGuessed) {
+  FakeUsers users;
+  users.passwords["admin"] = "changed-by-hand";
+  auto change = applyPassword(users.factory(), "http://bus.ns.svc:15672", {"admin", "old"}, {"admin", "new"});
+  ASSERT_FALSE(change.ok());
+  EXPECT_EQ(change.error().reason, "BrokersRejectCredentials");
+  EXPECT_EQ(applyPassword(users.factory(), "u", {"admin", "old"}, {"root", "new"}).error().reason, "UsernameChanged");
+  users.passwords["admin"] = "new";
+  EXPECT_EQ(*applyPassword(users.factory(), "u", {"admin", "old"}, {"admin", "new"}), PasswordChange::kAlreadyInEffect);
 }
 
 TEST_F(BrokerClusterReconcilerTest, ACookieGoneWhileBrokersRunIsNeverRegenerated) {
