@@ -164,8 +164,37 @@ HttpCall getExchangeBindings(const std::string& vhost, const std::string& exchan
 
 }  // namespace management
 
+namespace {
+
+// The broker's answers are read as the API documents them; one of another shape is an error, not a crash.
+template <typename Fn>
+auto guardedAnswers(const char* what, Fn&& fn) -> decltype(fn()) {
+  try {
+    return fn();
+  } catch (const json::exception& e) {
+    return Error::local("BrokerRefused", std::string(what) + ": an answer of an unexpected shape: " + e.what());
+  }
+}
+
+Result<TopologyReport> declareTopology(ManagementTransport& transport, const Topology& topology,
+                                       const std::vector<std::string>& recipients, const std::string& vhost);
+Status deleteTopology(ManagementTransport& transport, const Topology& topology, const std::string& vhost);
+
+}  // namespace
+
 Result<TopologyReport> ensureTopology(ManagementTransport& transport, const Topology& topology,
                                       const std::vector<std::string>& recipients, const std::string& vhost) {
+  return guardedAnswers("declaring the topology", [&] { return declareTopology(transport, topology, recipients, vhost); });
+}
+
+Status removeTopology(ManagementTransport& transport, const Topology& topology, const std::string& vhost) {
+  return guardedAnswers("removing the topology", [&] { return deleteTopology(transport, topology, vhost); });
+}
+
+namespace {
+
+Result<TopologyReport> declareTopology(ManagementTransport& transport, const Topology& topology,
+                                       const std::vector<std::string>& recipients, const std::string& vhost) {
   TopologyReport report;
   for (const std::string& exchange : {topology.pointerExchange(), topology.deadLetterExchange()}) {
     auto live = fetch(transport, management::getExchange(vhost, exchange));
@@ -231,7 +260,7 @@ Result<TopologyReport> ensureTopology(ManagementTransport& transport, const Topo
   return report;
 }
 
-Status removeTopology(ManagementTransport& transport, const Topology& topology, const std::string& vhost) {
+Status deleteTopology(ManagementTransport& transport, const Topology& topology, const std::string& vhost) {
   auto queues = fetch(transport, management::listQueueNames(vhost));
   if (!queues) return queues.error();
   const std::string recipient_prefix = topology.recipientQueue("");
@@ -246,5 +275,7 @@ Status removeTopology(ManagementTransport& transport, const Topology& topology, 
   }
   return okStatus();
 }
+
+}  // namespace
 
 }  // namespace warren::offload

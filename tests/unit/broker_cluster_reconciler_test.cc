@@ -68,6 +68,8 @@ class BrokerClusterReconcilerTest : public ::testing::Test {
     return n;
   }
 
+  void runningClusterWith(class FakeUsers& users);
+
   std::shared_ptr<testing::FakeClient> client_;
   BrokerClusterReconciler::Informers informers_;
   std::unique_ptr<BrokerClusterReconciler> reconciler_;
@@ -149,8 +151,8 @@ class FakeUsers {
   };
 };
 
-TEST_F(BrokerClusterReconcilerTest, ARotatedPasswordIsAppliedToTheBrokersWithTheOneLastApplied) {
-  FakeUsers users;
+// A reconciler reaching `users`, and a running one-node cluster with its cookie.
+void BrokerClusterReconcilerTest::runningClusterWith(FakeUsers& users) {
   reconciler_ = std::make_unique<BrokerClusterReconciler>(
       client_, informers_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
       [](size_t n) { return std::string(n, 'r'); }, kDefaultSecretRecheck, users.factory());
@@ -158,6 +160,11 @@ TEST_F(BrokerClusterReconcilerTest, ARotatedPasswordIsAppliedToTheBrokersWithThe
   pod(0, true);
   client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-erlang-cookie"}, {"namespace", "ns"}}},
                                              {"data", {{"cookie", "b2xkLWNvb2tpZS1vZi10aGUtcmV0YWluZWQtZGF0YQ=="}}}});
+}
+
+TEST_F(BrokerClusterReconcilerTest, ARotatedPasswordIsAppliedToTheBrokersWithTheOneLastApplied) {
+  FakeUsers users;
+  runningClusterWith(users);
   json user = client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-default-user"}, {"namespace", "ns"}}},
                                                          {"data", {{"username", kube::base64Encode("admin")},
                                                                    {"password", kube::base64Encode("old-password")}}}});
@@ -190,13 +197,7 @@ TEST_F(BrokerClusterReconcilerTest, ARotatedPasswordIsAppliedToTheBrokersWithThe
 TEST_F(BrokerClusterReconcilerTest, ARotationTheBrokersCannotTakeYetIsPendingAndRetriedSoon) {
   FakeUsers users;
   users.down = true;
-  reconciler_ = std::make_unique<BrokerClusterReconciler>(
-      client_, informers_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
-      [](size_t n) { return std::string(n, 'r'); }, kDefaultSecretRecheck, users.factory());
-  cluster({{"replicas", 1}});
-  pod(0, true);
-  client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-erlang-cookie"}, {"namespace", "ns"}}},
-                                             {"data", {{"cookie", "b2xkLWNvb2tpZS1vZi10aGUtcmV0YWluZWQtZGF0YQ=="}}}});
+  runningClusterWith(users);
   client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-default-user"}, {"namespace", "ns"}}},
                                              {"data", {{"username", kube::base64Encode("admin")},
                                                        {"password", kube::base64Encode("new-password")}}}});

@@ -225,6 +225,16 @@ TEST(OffloadTopology, AQueueWithOtherArgumentsIsAConflictNeverReplaced) {
   EXPECT_EQ(broker.queues["shop.orders.acks"]["arguments"]["x-queue-type"], "classic");
 }
 
+TEST(OffloadTopology, AnAnswerOfAnotherShapeIsAnErrorNotACrash) {
+  FakeBroker broker;
+  broker.exchanges["shop.orders.pointers"] = json::array({1, 2});
+  auto declared = offload::ensureTopology(broker, offload::Topology("shop.orders"), {"billing"});
+  ASSERT_FALSE(declared.ok());
+  EXPECT_EQ(declared.error().reason, "BrokerRefused");
+  broker.exchanges["shop.orders.pointers"] = {{"type", "fanout"}, {"durable", "yes"}};
+  EXPECT_FALSE(offload::ensureTopology(broker, offload::Topology("shop.orders"), {"billing"}).ok());
+}
+
 TEST(OffloadTopology, RemovalDeletesEveryQueueOfThePipelineOnly) {
   FakeBroker broker;
   const offload::Topology topology("shop.orders");
