@@ -16,7 +16,8 @@ if [[ "${1:-}" == "--peer" ]]; then
   hack/build-peer.sh
   hack/local-cluster.sh up
   kubeconfig="$(hack/local-cluster.sh kubeconfig)"
-  "$WARREN_BIN/kubectl" --kubeconfig "$kubeconfig" apply --server-side --field-manager warren-install -f crds/ >/dev/null
+  "$WARREN_BIN/kubectl" --kubeconfig "$kubeconfig" apply --server-side --force-conflicts \
+    --field-manager warren-install -f crds/ >/dev/null
   exec python3 hack/tools/bench_peer.py --kubectl "$WARREN_BIN/kubectl" --kubeconfig "$kubeconfig" \
     --warren "${WARREN_BUILD_DIR:-build}/operator/warren-operator" \
     --peer "$WARREN_BIN/cluster-operator-v2.13.0" --peer-crds "$WARREN_BIN/cluster-operator-v2.13.0.crds" \

@@ -207,7 +207,7 @@ def main():
     parser.add_argument("--rounds", type=int, default=2)
     args = parser.parse_args()
     kube = Kube(args.kubectl, args.kubeconfig)
-    kube.run("apply", "--server-side", "-f", args.peer_crds)
+    kube.run("apply", "--server-side", "--force-conflicts", "-f", args.peer_crds)
     workdir = tempfile.mkdtemp(prefix="warren-bench-peer-")
     env = {"KUBECONFIG": args.kubeconfig}
     results = []
