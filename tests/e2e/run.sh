@@ -131,11 +131,13 @@ gone() { [[ -z "$(K get statefulsets,deployments,services,poddisruptionbudgets -
          [[ -z "$(K get secret rabbitmq-secret -n services -o name --ignore-not-found)" ]]; }
 wait_for 120 "the garbage collector to remove every child" gone
 # What stays is by design: the cookie and default-user Secrets of clusters whose volume claims are kept,
-# so a cluster created again finds its data's credentials. Nothing else.
+# and the record of the credentials last applied to their brokers, so a cluster created again finds
+# its data's credentials. Nothing else.
 KEPT="$(K get secrets -n "$APPS_NS" -l warren.dev/cluster -o jsonpath='{range .items[*]}{.metadata.name} {.metadata.ownerReferences}{"\n"}{end}')"
 while read -r name owners; do
   [[ -z "$name" ]] && continue
-  [[ "$name" == *-erlang-cookie || "$name" == *-default-user ]] || fail "Secret $name was left behind"
+  [[ "$name" == *-erlang-cookie || "$name" == *-default-user || "$name" == *-default-user-applied ]] ||
+    fail "Secret $name was left behind"
   [[ -z "$owners" ]] || fail "Secret $name is owned yet was not collected"
 done <<<"$KEPT"
 K delete secrets -n "$APPS_NS" -l warren.dev/cluster >/dev/null
