@@ -112,6 +112,9 @@ class LoopbackClusterTest : public LiveClusterTest {
     stop_.cancel();
     if (thread_.joinable()) thread_.join();
     LiveClusterTest::TearDown();
+    // Gone before the next test: an operator watching every namespace (the e2e's) never meets it half-deleted.
+    EXPECT_TRUE(eventually([&] { return !client().get(kube::resources::namespaces(), "", ns()).ok(); },
+                           std::chrono::seconds(120)));
   }
 
   int kubectl(const std::string& args) {
