@@ -42,6 +42,16 @@ Error decodeStatusObject(const nlohmann::json& status, int fallback_http_status)
     }
   }
   if (error.reason.empty()) error.reason = reasonForStatus(error.http_status);
+  // A generic message ("the server rejected our request due to an error in our request") says what matters
+  // only in its causes, e.g. which `test` of a JSON patch failed: keep them.
+  const nlohmann::json causes = status.is_object() ? status.value("/details/causes"_json_pointer, nlohmann::json())
+                                                   : nlohmann::json();
+  if (causes.is_array()) {
+    for (const auto& cause : causes) {
+      const std::string text = cause.is_object() ? cause.value("message", "") : "";
+      if (!text.empty() && error.message.find(text) == std::string::npos) error.message += ": " + text;
+    }
+  }
   return error;
 }
 

@@ -27,6 +27,18 @@ std::string objectNamespaceOf(const nlohmann::json& object) {
   return object.value("/metadata/namespace"_json_pointer, std::string());
 }
 
+// The finalizer patches carry a `test` of what the cached copy held. When the server's copy differs (the cache
+// was behind, e.g. our own earlier finalizer write not yet seen), the API server answers 422: that is optimistic
+// concurrency doing its job, retried on fresh data like a 409, not a rejected request.
+Result<nlohmann::json> guardedFinalizerPatch(kube::ObjectWriter& writer, const kube::ResourceType& type,
+                                             const nlohmann::json& object, const nlohmann::json& patch) {
+  auto patched = writer.patch(type, objectNamespaceOf(object), objectNameOf(object), kube::PatchType::kJson, patch, {});
+  if (!patched && patched.error().http_status == 422) {
+    return Error{409, "Conflict", "finalizers changed since the cached copy: " + patched.error().message};
+  }
+  return patched;
+}
+
 }  // namespace
 
 nlohmann::json controllerReference(const nlohmann::json& owner) {
@@ -78,16 +90,14 @@ Result<nlohmann::json> addFinalizer(kube::ObjectWriter& writer, const kube::Reso
                                     const nlohmann::json& object, const std::string& finalizer) {
   const auto patch = addFinalizerPatch(object, finalizer);
   if (patch.empty()) return object;
-  return writer.patch(type, objectNamespaceOf(object), objectNameOf(object), kube::PatchType::kJson,
-                      patch, {});
+  return guardedFinalizerPatch(writer, type, object, patch);
 }
 
 Result<nlohmann::json> removeFinalizer(kube::ObjectWriter& writer, const kube::ResourceType& type,
                                        const nlohmann::json& object, const std::string& finalizer) {
   const auto patch = removeFinalizerPatch(object, finalizer);
   if (patch.empty()) return object;
-  return writer.patch(type, objectNamespaceOf(object), objectNameOf(object), kube::PatchType::kJson,
-                      patch, {});
+  return guardedFinalizerPatch(writer, type, object, patch);
 }
 
 const nlohmann::json* findCondition(const nlohmann::json& conditions, const std::string& type) {

@@ -54,6 +54,20 @@ TEST(ApiErrorTest, StatusObjectFromWatchError) {
   EXPECT_EQ(decodeStatusObject(nlohmann::json::object(), 500).reason, "InternalError");
 }
 
+// A failed JSON-patch `test` comes back with a generic message; what failed is in the causes.
+TEST(ApiErrorTest, GenericMessageKeepsItsCauses) {
+  const Error error = decodeApiError(
+      {422, "",
+       R"json({"kind":"Status","status":"Failure","message":"the server rejected our request due to an error in our request","reason":"Invalid","details":{"causes":[{"reason":"UnexpectedServerResponse","message":"testing value /metadata/finalizers failed: test failed"}]},"code":422})json"});
+  EXPECT_EQ(error.message,
+            "the server rejected our request due to an error in our request: testing value /metadata/finalizers "
+            "failed: test failed");
+  const Error field = decodeApiError(
+      {422, "",
+       R"json({"kind":"Status","message":"Pod \"p\" is invalid: spec.x: Required value","reason":"Invalid","details":{"causes":[{"message":"Required value","field":"spec.x"}]},"code":422})json"});
+  EXPECT_EQ(field.message, "Pod \"p\" is invalid: spec.x: Required value");
+}
+
 TEST(ApiErrorTest, LocalErrorsAreTransient) {
   const Error error = Error::local("TransportError", "connection refused");
   EXPECT_EQ(error.http_status, 0);

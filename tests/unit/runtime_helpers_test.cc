@@ -60,6 +60,22 @@ TEST(FinalizerTest, PatchesGuardWithTest) {
   EXPECT_TRUE(removeFinalizerPatch(bare, "warren.dev/cleanup").empty());
 }
 
+// A cache that has not yet seen warren's own finalizer write sends a `test` the server fails: a conflict,
+// retried quietly on fresh data, not an error the log reports.
+TEST(FinalizerTest, StaleCacheIsAConflict) {
+  testing::FakeClient client;
+  const json stale = client.seed(kube::resources::configMaps(), {{"metadata", {{"namespace", "ns"}, {"name", "x"}}}});
+  ASSERT_TRUE(addFinalizer(client, kube::resources::configMaps(), stale, "warren.dev/cleanup").ok());
+  auto again = addFinalizer(client, kube::resources::configMaps(), stale, "warren.dev/cleanup");
+  ASSERT_FALSE(again.ok());
+  EXPECT_TRUE(again.error().isConflict()) << again.error().describe();
+  const json fresh = client.stored(kube::resources::configMaps(), "ns", "x");
+  ASSERT_TRUE(removeFinalizer(client, kube::resources::configMaps(), fresh, "warren.dev/cleanup").ok());
+  auto remove_again = removeFinalizer(client, kube::resources::configMaps(), fresh, "warren.dev/cleanup");
+  ASSERT_FALSE(remove_again.ok());
+  EXPECT_TRUE(remove_again.error().isConflict());
+}
+
 TEST(OwnerReferenceTest, ControllerReference) {
   const json owner = {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
                       {"metadata", {{"name", "b"}, {"uid", "u-1"}}}};
