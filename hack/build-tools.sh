@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Builds, once, the binaries the local control plane needs and caches them in
 # $WARREN_CACHE/bin (default ~/.cache/warren/bin): kube-apiserver,
-# kube-controller-manager, kube-scheduler, kubectl and etcd from the pinned
-# Kubernetes release (hack/tools/k8s), kwok and kwokctl, helm, and versitygw
-# (the S3 server the offload tests run against). Everything
+# kube-controller-manager, kube-scheduler, kubectl, the kubelet, kube-proxy and
+# etcd from the pinned Kubernetes release (hack/tools/k8s), kwok and kwokctl,
+# helm, versitygw (the S3 server the offload tests run against) and CoreDNS
+# (the real node's cluster DNS). Everything
 # comes from the Go module proxy; a rebuild happens only when a pin changes.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
@@ -33,6 +34,8 @@ build_kubernetes() {
       k8s.io/kubernetes/cmd/kube-controller-manager \
       k8s.io/kubernetes/cmd/kube-scheduler \
       k8s.io/kubernetes/cmd/kubectl \
+      k8s.io/kubernetes/cmd/kubelet \
+      k8s.io/kubernetes/cmd/kube-proxy \
       ./cmd/etcd)
   mark kubernetes "$pin"
 }
@@ -81,9 +84,18 @@ build_versitygw() {
   mark versitygw "$VERSITYGW_VERSION"
 }
 
+# CoreDNS (Apache-2.0): cluster DNS for the real node's pods (hack/real-node.sh).
+build_coredns() {
+  built coredns "$COREDNS_VERSION" && return 0
+  log "building CoreDNS $COREDNS_VERSION"
+  GOBIN="$WARREN_BIN" CGO_ENABLED=0 go install -trimpath -ldflags "-s -w" "github.com/coredns/coredns@$COREDNS_VERSION"
+  mark coredns "$COREDNS_VERSION"
+}
+
 start=$(date +%s)
 build_kubernetes
 build_kwok
 build_helm
 build_versitygw
+build_coredns
 log "tools ready in $WARREN_BIN ($(($(date +%s) - start)) s)"

@@ -12,6 +12,7 @@ PACKAGES=(
   rabbitmq-server iproute2
   libcurl4-openssl-dev libpqxx-dev libpugixml-dev postgresql-15 python3-venv
   mmdebstrap buildah podman
+  containerd runc containernetworking-plugins iptables
 )
 
 missing=()

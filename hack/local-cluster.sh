@@ -5,6 +5,9 @@
 # and volumes. Binaries come from hack/build-tools.sh (built once, cached).
 #
 #   hack/local-cluster.sh up           start (a no-op when already up)
+#   hack/local-cluster.sh up --real-node   also a real node: kubelet, containerd,
+#                                      runc, CNI, kube-proxy, CoreDNS (hack/real-node.sh;
+#                                      or WARREN_REAL_NODE=1)
 #   hack/local-cluster.sh down         stop everything and delete the data
 #   hack/local-cluster.sh status       exit 0 when the cluster answers
 #   hack/local-cluster.sh kubeconfig   print the admin kubeconfig's path
@@ -25,92 +28,40 @@ DIR="$WARREN_CLUSTER_DIR"
 PKI="$DIR/pki"
 KUBECONFIG_PATH="$DIR/kubeconfig"
 COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
+RUN_PIDS="$DIR/run"
+RUN_LOGS="$DIR/logs"
+# Present while the control plane serves a real node (hack/real-node.sh).
+REAL_NODE_MARK="$RUN_PIDS/real-node"
+source "$WARREN_ROOT/hack/lib/processes.sh"
+source "$WARREN_ROOT/hack/lib/pki.sh"
 
 kubectl() { "$WARREN_BIN/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
 
-pid_of() {
-  local file="$DIR/run/$1.pid"
-  [[ -f "$file" ]] || return 1
-  local pid
-  pid="$(cat "$file")"
-  kill -0 "$pid" 2>/dev/null || return 1
-  echo "$pid"
-}
+APISERVER_SANS="subjectAltName=IP:127.0.0.1,IP:10.96.0.1,IP:$REAL_NODE_GATEWAY,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
+extendedKeyUsage=serverAuth"
 
 make_pki() {
-  [[ -f "$PKI/admin.crt" ]] && return 0
-  log "creating certificates in $PKI"
-  mkdir -p "$PKI"
-  (
-    cd "$PKI"
-    umask 077
-    openssl ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null
-    openssl req -x509 -new -key ca.key -sha256 -days 3650 -subj "/CN=warren-local-ca" -out ca.crt 2>/dev/null
-    sign() { # name subject extensions
-      openssl ecparam -name prime256v1 -genkey -noout -out "$1.key" 2>/dev/null
-      openssl req -new -key "$1.key" -subj "$2" -out "$1.csr" 2>/dev/null
-      printf '%s\n' "$3" >"$1.ext"
-      openssl x509 -req -in "$1.csr" -CA ca.crt -CAkey ca.key -CAcreateserial -sha256 -days 3650 \
-        -extfile "$1.ext" -out "$1.crt" 2>/dev/null
-      rm -f "$1.csr" "$1.ext"
-    }
-    sign apiserver "/CN=kube-apiserver" \
-      "subjectAltName=IP:127.0.0.1,IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local
-extendedKeyUsage=serverAuth"
-    sign admin "/O=system:masters/CN=warren-admin" "extendedKeyUsage=clientAuth"
-    openssl ecparam -name prime256v1 -genkey -noout -out sa.key 2>/dev/null
-    openssl ec -in sa.key -pubout -out sa.pub 2>/dev/null
-  )
+  if [[ ! -f "$PKI/admin.crt" ]]; then
+    log "creating certificates in $PKI"
+    mkdir -p "$PKI"
+    (
+      cd "$PKI"
+      umask 077
+      openssl ecparam -name prime256v1 -genkey -noout -out ca.key 2>/dev/null
+      openssl req -x509 -new -key ca.key -sha256 -days 3650 -subj "/CN=warren-local-ca" -out ca.crt 2>/dev/null
+      openssl ecparam -name prime256v1 -genkey -noout -out sa.key 2>/dev/null
+      openssl ec -in sa.key -pubout -out sa.pub 2>/dev/null
+    )
+    sign_cert "$PKI" admin "/O=system:masters/CN=warren-admin" "extendedKeyUsage=clientAuth"
+  fi
+  # Pods of the real node reach the API server at the node bridge's address: it is in the certificate
+  # (re-signed when a certificate from before lacks it).
+  if ! openssl x509 -in "$PKI/apiserver.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "$REAL_NODE_GATEWAY"; then
+    sign_cert "$PKI" apiserver "/CN=kube-apiserver" "$APISERVER_SANS"
+  fi
 }
 
-write_kubeconfig() {
-  local b64="base64 -w0"
-  umask 077
-  cat >"$KUBECONFIG_PATH" <<KC
-apiVersion: v1
-kind: Config
-current-context: warren-local
-clusters:
-- name: warren-local
-  cluster:
-    server: https://127.0.0.1:$APISERVER_PORT
-    certificate-authority-data: $($b64 <"$PKI/ca.crt")
-users:
-- name: warren-admin
-  user:
-    client-certificate-data: $($b64 <"$PKI/admin.crt")
-    client-key-data: $($b64 <"$PKI/admin.key")
-contexts:
-- name: warren-local
-  context:
-    cluster: warren-local
-    user: warren-admin
-KC
-}
-
-# launch NAME ARGS...: runs a component in its own session, logging to a file.
-launch() {
-  local name="$1"
-  shift
-  mkdir -p "$DIR/run" "$DIR/logs"
-  setsid "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$DIR/run/$name.pid"
-}
-
-# wait_for WHAT SECONDS COMMAND...: polls until COMMAND succeeds.
-wait_for() {
-  local what="$1" seconds="$2"
-  shift 2
-  local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS >= deadline)); then
-      log "$what did not become ready in ${seconds}s; last log lines:"
-      tail -n 20 "$DIR/logs/${what}.log" >&2 || true
-      return 1
-    fi
-    sleep 0.2
-  done
-}
+write_kubeconfig() { client_kubeconfig "$KUBECONFIG_PATH" "https://127.0.0.1:$APISERVER_PORT" "$PKI" admin; }
 
 apiserver_ready() {
   curl -sf --cacert "$PKI/ca.crt" --cert "$PKI/admin.crt" --key "$PKI/admin.key" \
@@ -130,9 +81,15 @@ start_component() {
     wait_for etcd 30 curl -sf "http://127.0.0.1:$ETCD_PORT/health"
     ;;
   kube-apiserver)
+    # With a real node, its pods reach the API server through the `kubernetes` Service, whose endpoint is the
+    # advertised address: the node bridge's. Without one, loopback only.
+    local address=(--bind-address 127.0.0.1 --advertise-address 127.0.0.1)
+    [[ -f "$REAL_NODE_MARK" ]] &&
+      address=(--bind-address 0.0.0.0 --advertise-address "$REAL_NODE_GATEWAY" --kubelet-preferred-address-types InternalIP)
     launch kube-apiserver "$WARREN_BIN/kube-apiserver" \
       --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-      --bind-address 127.0.0.1 --advertise-address 127.0.0.1 --secure-port "$APISERVER_PORT" \
+      "${address[@]}" --secure-port "$APISERVER_PORT" \
+      --kubelet-client-certificate "$PKI/admin.crt" --kubelet-client-key "$PKI/admin.key" \
       --tls-cert-file "$PKI/apiserver.crt" --tls-private-key-file "$PKI/apiserver.key" \
       --client-ca-file "$PKI/ca.crt" \
       --service-account-issuer https://kubernetes.default.svc.cluster.local \
@@ -168,17 +125,7 @@ start_component() {
   esac
 }
 
-stop_component() {
-  local pid
-  pid="$(pid_of "$1")" || { rm -f "$DIR/run/$1.pid"; return 0; }
-  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 50); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.2
-  done
-  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$DIR/run/$1.pid"
-}
+stop_component() { stop_process "$1"; }
 
 create_nodes() {
   local i manifest=""
@@ -213,25 +160,38 @@ cluster_ready() {
 }
 
 up() {
+  local real_node=0
+  [[ "${1:-}" == --real-node || "${WARREN_REAL_NODE:-0}" == 1 ]] && real_node=1
   "$WARREN_ROOT/hack/build-tools.sh"
   local all_running=1 c
   for c in "${COMPONENTS[@]}"; do pid_of "$c" >/dev/null || all_running=0; done
   if ((all_running)) && [[ -f "$KUBECONFIG_PATH" ]] && apiserver_ready; then
+    if ((real_node)) && [[ ! -f "$REAL_NODE_MARK" ]]; then
+      log "restarting the API server for the real node"
+      touch "$REAL_NODE_MARK"
+      stop_component kube-apiserver
+      start_component kube-apiserver
+    fi
     log "local cluster already up (kubeconfig: $KUBECONFIG_PATH)"
-    return 0
+  else
+    local start=$SECONDS
+    make_pki
+    write_kubeconfig
+    mkdir -p "$RUN_PIDS"
+    if ((real_node)); then touch "$REAL_NODE_MARK"; fi
+    for c in "${COMPONENTS[@]}"; do start_component "$c"; done
+    create_nodes
+    wait_for kube-controller-manager 60 cluster_ready
+    log "local cluster up in $((SECONDS - start)) s: Kubernetes $("$WARREN_BIN/kube-apiserver" --version | cut -d' ' -f2), $KWOK_NODES kwok nodes"
+    log "kubeconfig: $KUBECONFIG_PATH"
   fi
-  local start=$SECONDS
-  make_pki
-  write_kubeconfig
-  for c in "${COMPONENTS[@]}"; do start_component "$c"; done
-  create_nodes
-  wait_for kube-controller-manager 60 cluster_ready
-  log "local cluster up in $((SECONDS - start)) s: Kubernetes $("$WARREN_BIN/kube-apiserver" --version | cut -d' ' -f2), $KWOK_NODES kwok nodes"
-  log "kubeconfig: $KUBECONFIG_PATH"
+  if ((real_node)); then "$WARREN_ROOT/hack/real-node.sh" up; fi
 }
 
 down() {
   local i
+  # The real node first: its pods are stopped through the API server.
+  "$WARREN_ROOT/hack/real-node.sh" down
   for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do stop_component "${COMPONENTS[$i]}"; done
   rm -rf "$DIR/etcd" "$DIR/run"
   log "local cluster down"
@@ -256,7 +216,7 @@ compact() {
 }
 
 case "${1:-}" in
-up) up ;;
+up) up "${2:-}" ;;
 down) down ;;
 status) status ;;
 kubeconfig) echo "$KUBECONFIG_PATH" ;;
@@ -266,5 +226,5 @@ start)
   [[ "$2" != kube-apiserver ]] || wait_for kube-apiserver 60 apiserver_ready
   ;;
 compact) compact ;;
-*) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# End-to-end on real pods: the local control plane with a real node
+# (hack/real-node.sh: kubelet, containerd, runc, CNI, kube-proxy, CoreDNS),
+# images built here (hack/build-node-images.sh, hack/build-image.sh), nothing
+# pulled. The kwok nodes are cordoned for the run, so every pod runs a real
+# process.
+#   - the chart installed with the locally built operator image: two operator
+#     pods with in-cluster config, their ServiceAccount, probes, one leader;
+#   - a 3-node BrokerCluster of RabbitMQ 4.0.5 forms one cluster
+#     (rabbitmq-diagnostics cluster_status through exec lists 3 running nodes);
+#   - seed 000's CountingService reaches it through the client Service's DNS
+#     name; the active broker's container is SIGKILLed; warren moves the
+#     active node and the counting continues without a reset;
+#   - deleting everything and `hack/real-node.sh down` leave nothing on the
+#     host (processes, bridge, iptables rules, mounts, sysctls).
+# Prints the figures: node up time, cluster formation time, failover gap.
+# Needs root. hack/test.sh sets the environment.
+set -euo pipefail
+: "${WARREN_ROOT:?}" "${WARREN_BIN:?}" "${WARREN_TEST_KUBECONFIG:?}"
+K() { "$WARREN_BIN/kubectl" --kubeconfig "$WARREN_TEST_KUBECONFIG" "$@"; }
+HELM() { "$WARREN_BIN/helm" --kubeconfig "$WARREN_TEST_KUBECONFIG" "$@"; }
+CHART="$WARREN_ROOT/charts/warren-operator"
+TAG=e2e-test
+RELEASE_NS=warren-real-system
+NS=warren-real
+RABBITMQ_IMAGE=localhost/rabbitmq:4.0.5-warren
+step() { printf '[real-node %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+fail() {
+  printf '[real-node] FAILED: %s\n' "$*" >&2
+  K get pods -A -o wide --field-selector spec.nodeName=warren-real-node >&2 2>/dev/null || true
+  K logs -n "$RELEASE_NS" -l app.kubernetes.io/name=warren-operator --tail 30 >&2 2>/dev/null || true
+  exit 1
+}
+wait_for() { # SECONDS DESCRIPTION COMMAND...
+  local seconds="$1" what="$2"; shift 2
+  local deadline=$((SECONDS + seconds))
+  until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || fail "timed out waiting for $what"; sleep 1; done
+}
+[[ $(id -u) == 0 ]] || fail "needs root (the real node runs containerd and the kubelet)"
+
+kwok_nodes() { K get nodes -l type=kwok -o name; }
+host_state() { # what must be the same before the node and after `down`
+  sysctl -n vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.ip_forward net.ipv4.conf.all.route_localnet
+  ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort
+  iptables-save | grep -v '^#' | grep -v '^:' | grep -v -e '^COMMIT' -e '^\*' | sort
+  findmnt -rn -o TARGET | sort
+}
+cleanup() {
+  HELM uninstall warren -n "$RELEASE_NS" >/dev/null 2>&1 || true
+  K delete namespace "$NS" "$RELEASE_NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  for node in $(kwok_nodes 2>/dev/null); do K uncordon "$node" >/dev/null 2>&1 || true; done
+  "$WARREN_ROOT/hack/real-node.sh" down >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+"$WARREN_ROOT/hack/real-node.sh" down
+host_state >/tmp/warren-real-node.before
+step "the images: operator (Dockerfile, buildah) and the node's (pause, RabbitMQ 4.0.5)"
+podman image exists "localhost/warren-operator:$TAG" || "$WARREN_ROOT/hack/build-image.sh" "$TAG" >/dev/null
+started=$SECONDS
+step "real node up"
+"$WARREN_ROOT/hack/local-cluster.sh" up --real-node
+node_seconds=$((SECONDS - started))
+"$WARREN_ROOT/hack/real-node.sh" import "${WARREN_CACHE:-$HOME/.cache/warren}/images/warren-$TAG.tar"
+for node in $(kwok_nodes); do K cordon "$node" >/dev/null; done
+
+step "helm install with the local image: the operator in pods"
+K delete namespace "$NS" "$RELEASE_NS" --ignore-not-found >/dev/null
+HELM install warren "$CHART" -n "$RELEASE_NS" --create-namespace --set replicas=2 \
+  --set image.repository=localhost/warren-operator --set image.tag="$TAG" --set image.pullPolicy=Never \
+  --set logFormat=text >/dev/null || fail "helm install"
+wait_for 120 "both operator pods Ready" K rollout status deployment/warren-operator -n "$RELEASE_NS" --timeout=5s
+wait_for 60 "a leader" test -n "$(K get lease warren-operator-leader -n "$RELEASE_NS" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null)"
+holder=$(K get lease warren-operator-leader -n "$RELEASE_NS" -o jsonpath='{.spec.holderIdentity}')
+K get pods -n "$RELEASE_NS" -o name | grep -q "${holder%%_*}" || fail "the leader '$holder' is not one of the operator pods"
+step "leader: $holder"
+
+step "a 3-node BrokerCluster of RabbitMQ 4.0.5"
+K create namespace "$NS" >/dev/null
+K apply -n "$NS" -f - >/dev/null <<EOF
+apiVersion: warren.dev/v1alpha1
+kind: BrokerCluster
+metadata: {name: rabbit}
+spec:
+  replicas: 3
+  image: $RABBITMQ_IMAGE
+  persistence: {ephemeral: true}
+  mqtt: {enabled: true, port: 1883}
+  resources:
+    requests: {cpu: 100m, memory: 256Mi}
+    limits: {memory: 1Gi}
+  failover: {policy: Automatic, unhealthyAfterSeconds: 5}
+EOF
+formed=$SECONDS
+all_ready() { [[ "$(K get bc rabbit -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="AllReplicasReady")].status}')" == True ]]; }
+wait_for 300 "3 brokers Ready" all_ready
+running_nodes() {
+  K exec -n "$NS" rabbit-server-0 -c rabbitmq -- rabbitmq-diagnostics cluster_status --formatter json |
+    python3 -c 'import json,sys; print(len(json.load(sys.stdin)["running_nodes"]))'
+}
+wait_for 120 "one cluster of 3 running nodes" test "$(running_nodes 2>/dev/null)" == 3
+formation_seconds=$((SECONDS - formed))
+version=$(K exec -n "$NS" rabbit-server-0 -c rabbitmq -- rabbitmq-diagnostics server_version --quiet)
+step "cluster of 3 running nodes, RabbitMQ $version, formed in ${formation_seconds} s"
+[[ "$version" == 4.0.5* ]] || fail "RabbitMQ is $version, not 4.0.5"
+
+step "seed 000: the counting service and client through the client Service's DNS name"
+K apply -n "$NS" -f - >/dev/null <<EOF
+apiVersion: warren.dev/v1alpha1
+kind: CountingService
+metadata: {name: demo}
+spec:
+  brokerClusterRef: {name: rabbit}
+  protocol: amqp
+  intervalSeconds: 1
+  serviceImage: localhost/warren-counting:$TAG
+  clientImage: localhost/warren-counting:$TAG
+EOF
+last_count() { K logs -n "$NS" deployment/demo-client --tail 200 2>/dev/null | sed -n 's/.*received.*count=\([0-9]*\).*/\1/p' | tail -n1; }
+counting() { local c; c=$(last_count); [[ -n "$c" && "$c" -gt "${1:-0}" ]]; }
+wait_for 180 "the client to receive counts" counting
+before=$(last_count)
+active=$(K get bc rabbit -n "$NS" -o jsonpath='{.status.activeNode}')
+pod=$(sed -n 's/^rabbit@\([^.]*\)\..*/\1/p' <<<"$active")
+step "count $before through $active; SIGKILL of $pod's broker container"
+container=$(K get pod "$pod" -n "$NS" -o jsonpath='{.status.containerStatuses[?(@.name=="rabbitmq")].containerID}')
+killed_at=$(date +%s.%N)
+"$WARREN_ROOT/hack/real-node.sh" kill "${container#containerd://}"
+moved() { [[ "$(K get bc rabbit -n "$NS" -o jsonpath='{.status.activeNode}')" != "$active" ]]; }
+wait_for 120 "warren to move the active node" moved
+moved_at=$(date +%s.%N)
+after_kill=$(last_count)
+wait_for 180 "counts after the failover" counting "$after_kill"
+resumed_at=$(date +%s.%N)
+now=$(last_count)
+((now > before)) || fail "the count went from $before to $now: it was reset"
+step "active node now $(K get bc rabbit -n "$NS" -o jsonpath='{.status.activeNode}'); count $now (no reset)"
+move_gap=$(python3 -c "print(f'{$moved_at - $killed_at:.1f}')")
+resume_gap=$(python3 -c "print(f'{$resumed_at - $killed_at:.1f}')")
+K logs -n "$RELEASE_NS" -l app.kubernetes.io/name=warren-operator --tail -1 2>/dev/null | grep -E ' error |Forbidden' &&
+  fail "the operator logged errors"
+
+step "delete everything; the node down leaves the host as it was"
+K delete namespace "$NS" --wait=true --timeout=120s >/dev/null || fail "namespace $NS not deleted"
+HELM uninstall warren -n "$RELEASE_NS" >/dev/null
+for node in $(kwok_nodes); do K uncordon "$node" >/dev/null; done
+"$WARREN_ROOT/hack/real-node.sh" down
+host_state >/tmp/warren-real-node.after
+diff /tmp/warren-real-node.before /tmp/warren-real-node.after >&2 || fail "the host differs after the node went down"
+for p in "$WARREN_BIN/kubelet" "$WARREN_BIN/kube-proxy" "$WARREN_BIN/coredns" "containerd --config" containerd-shim-runc-v2; do
+  ! pgrep -f "$p" >/dev/null || fail "$p still runs"
+done
+printf 'FIGURES real node: node up %s s; 3-node RabbitMQ 4.0.5 cluster formed %s s after apply; active broker killed -> active node moved %s s, counts flowing again %s s\n' \
+  "$node_seconds" "$formation_seconds" "$move_gap" "$resume_gap"
+step "passed"
