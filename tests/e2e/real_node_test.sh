@@ -42,7 +42,7 @@ kwok_nodes() { K get nodes -l type=kwok -o name; }
 host_state() { # what must be the same before the node and after `down`
   sysctl -n vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.ip_forward net.ipv4.conf.all.route_localnet
   ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort
-  iptables-save | grep -v '^#' | grep -v '^:' | grep -v -e '^COMMIT' -e '^\*' | sort
+  { iptables-save; ip6tables-save; } | { grep -v -e '^#' -e '^:' -e '^COMMIT' -e '^\*' || true; } | sort
   findmnt -rn -o TARGET | sort
 }
 cleanup() {
