@@ -12,7 +12,9 @@
 #
 # The node is labelled warren.dev/real-node=true (kwok's nodes: type=kwok);
 # the scheduler may place any pod there, so a test that needs real processes
-# cordons the kwok nodes or selects this label. Its images (pause, RabbitMQ 4.0.5, warren's)
+# cordons the kwok nodes or selects this label. Volumes: the StorageClass
+# real-node-local with 6 local PersistentVolumes of 2Gi on the node's disk
+# (WARREN_REAL_NODE_VOLUMES). Its images (pause, RabbitMQ 4.0.5, warren's)
 # are built here by hack/build-node-images.sh and imported; nothing is pulled.
 # Pods get addresses from $REAL_NODE_SUBNET on the bridge $REAL_NODE_BRIDGE,
 # and forwarding rules keep their traffic on that bridge. CoreDNS runs beside
@@ -228,6 +230,38 @@ make_bridge() {
   forward_rules insert
 }
 
+# Persistent volumes on the node's disk: the StorageClass real-node-local and VOLUMES local PersistentVolumes
+# under $NODE_DIR/volumes (no provisioner: the claims bind to these when a pod is scheduled).
+VOLUMES="${WARREN_REAL_NODE_VOLUMES:-6}"
+make_volumes() {
+  local i manifest="apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: real-node-local, labels: {warren.dev/real-node: \"true\"}}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+reclaimPolicy: Retain
+"
+  for ((i = 0; i < VOLUMES; i++)); do
+    mkdir -p "$NODE_DIR/volumes/pv-$i"
+    manifest+="---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: real-node-pv-$i, labels: {warren.dev/real-node: \"true\"}}
+spec:
+  capacity: {storage: 2Gi}
+  accessModes: [ReadWriteOnce]
+  persistentVolumeReclaimPolicy: Retain
+  storageClassName: real-node-local
+  local: {path: $NODE_DIR/volumes/pv-$i}
+  nodeAffinity:
+    required:
+      nodeSelectorTerms:
+      - matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [$NODE_NAME]}]
+"
+  done
+  printf '%s' "$manifest" | kubectl apply -f - >/dev/null
+}
+
 node_ready() {
   [[ "$(kubectl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" == True ]]
 }
@@ -279,6 +313,7 @@ up() {
     --cert-dir "$NODE_DIR/kubelet/pki" --hostname-override "$NODE_NAME" --node-ip "$REAL_NODE_GATEWAY" \
     --node-labels "warren.dev/real-node=true" --v=1
   wait_for kubelet 90 node_ready
+  make_volumes
 
   # iptables mode; every Service connection is masqueraded, so replies between pods on the one bridge come
   # back through the host (no br_netfilter needed). conntrack sysctls are left alone.
@@ -308,6 +343,7 @@ down() {
   fi
   stop_process kubelet
   kubectl delete node "$NODE_NAME" --wait=false >/dev/null 2>&1 || true
+  kubectl delete pv,storageclass -l warren.dev/real-node=true --wait=false >/dev/null 2>&1 || true
   # Whatever is still running (the kubelet was gone or too slow): killed through containerd.
   if pid_of containerd >/dev/null; then
     local id

@@ -3,7 +3,10 @@
 // default_user.conf built from the default-user Secret's username and
 // password, so no credential ever sits in a ConfigMap or an env var. It
 // runs under umask 077, so every file it writes is private from its first
-// byte. Both containers meet the restricted Pod Security Standard.
+// byte. Both containers meet the restricted Pod Security Standard. A node
+// of a multi-node cluster hands over before it stops (preStop).
+#include <algorithm>
+
 #include "builders/broker_cluster_children.h"
 
 namespace warren::builders {
@@ -21,6 +24,25 @@ constexpr const char* kSetupScript =
     "cp /tmp/rabbitmq-config/enabled_plugins /etc/rabbitmq/enabled_plugins\n"
     "printf 'default_user = %s\\ndefault_pass = %s\\n' \"$(cat /tmp/default-user/username)\" "
     "\"$(cat /tmp/default-user/password)\" > /etc/rabbitmq/conf.d/11-default_user.conf\n";
+
+// Seconds the preStop hook leaves for `rabbitmq-upgrade drain` and the broker's own shutdown.
+constexpr int kStopMargin = 20;
+
+// Before a node stops (a rolling restart, a scale-down, its Kubernetes node drained): wait until every
+// quorum queue keeps a majority without it, then drain it (queue leaders move away, client listeners
+// close, so clients reconnect to another node). Bounded by the grace period: a cluster that cannot spare
+// a node (2 replicas with quorum queues) waits that long and then stops anyway, and says so.
+std::string preStopScript(int grace_seconds) {
+  const int await_seconds = grace_seconds - kStopMargin;
+  std::string script = "set -u\n";
+  if (await_seconds > 0) {
+    script += "rabbitmq-upgrade --quiet await_online_quorum_plus_one -t " + std::to_string(await_seconds) +
+              " || echo 'warren: stopping although a quorum queue may lose its majority' >&2\n";
+  }
+  const int drain_seconds = std::max(1, std::min(grace_seconds, kStopMargin) / 2);
+  script += "rabbitmq-upgrade --quiet drain -t " + std::to_string(drain_seconds) + " || true\n";
+  return script;
+}
 
 json containerPort(const std::string& name, int port) {
   return {{"name", name}, {"containerPort", port}, {"protocol", "TCP"}};
@@ -87,7 +109,7 @@ json buildStatefulSet(const api::BrokerCluster& cluster) {
                     {{"name", "rabbitmq-config"}, {"mountPath", "/tmp/rabbitmq-config"}},
                     {{"name", "erlang-cookie-secret"}, {"mountPath", "/tmp/erlang-cookie-secret"}},
                     {{"name", "default-user"}, {"mountPath", "/tmp/default-user"}}})}};
-  const json rabbitmq = {
+  json rabbitmq = {
       {"name", "rabbitmq"},
       {"image", spec.image},
       {"env",
@@ -106,6 +128,13 @@ json buildStatefulSet(const api::BrokerCluster& cluster) {
       {"resources", spec.resources},
       {"securityContext", restrictedContainerSecurity()},
       {"volumeMounts", mounts}};
+  // A single node has nothing to hand over, and would wait the whole grace period for a majority it
+  // cannot have.
+  if (spec.replicas > 1) {
+    rabbitmq["lifecycle"] = {
+        {"preStop",
+         {{"exec", {{"command", json::array({"sh", "-c", preStopScript(spec.termination_grace_period_seconds)})}}}}}};
+  }
 
   json pod_spec = {{"terminationGracePeriodSeconds", spec.termination_grace_period_seconds},
                    {"securityContext", {{"fsGroup", 999}, {"runAsUser", 999}, {"runAsGroup", 999}, {"runAsNonRoot", true},

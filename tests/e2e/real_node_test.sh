@@ -11,6 +11,10 @@
 #   - seed 000's CountingService reaches it through the client Service's DNS
 #     name; the active broker's container is SIGKILLed; warren moves the
 #     active node and the counting continues without a reset;
+#   - a publisher with confirms and a consumer (pika, on the host, through the
+#     client Service's ClusterIP) run while a config change rolls the 3
+#     brokers and a scale to 5 rolls and grows the cluster: 0 confirmed
+#     messages lost (the preStop hook hands each node over before it stops);
 #   - deleting everything and `hack/real-node.sh down` leave nothing on the
 #     host (processes, bridge, iptables rules, mounts, sysctls).
 # Prints the figures: node up time, cluster formation time, failover gap.
@@ -46,12 +50,14 @@ host_state() { # what must be the same before the node and after `down`
   findmnt -rn -o TARGET | sort
 }
 cleanup() {
+  [[ -n "${LOAD_PID:-}" ]] && kill "$LOAD_PID" 2>/dev/null
   HELM uninstall warren -n "$RELEASE_NS" >/dev/null 2>&1 || true
   K delete namespace "$NS" "$RELEASE_NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
   for node in $(kwok_nodes 2>/dev/null); do K uncordon "$node" >/dev/null 2>&1 || true; done
   "$WARREN_ROOT/hack/real-node.sh" down >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
+LOAD_PID=""
 
 "$WARREN_ROOT/hack/real-node.sh" down
 host_state >/tmp/warren-real-node.before
@@ -84,7 +90,7 @@ metadata: {name: rabbit}
 spec:
   replicas: 3
   image: $RABBITMQ_IMAGE
-  persistence: {ephemeral: true}
+  persistence: {storage: 1Gi, storageClassName: real-node-local}
   mqtt: {enabled: true, port: 1883}
   resources:
     requests: {cpu: 100m, memory: 256Mi}
@@ -137,6 +143,47 @@ now=$(last_count)
 step "active node now $(K get bc rabbit -n "$NS" -o jsonpath='{.status.activeNode}'); count $now (no reset)"
 move_gap=$(python3 -c "print(f'{$moved_at - $killed_at:.1f}')")
 resume_gap=$(python3 -c "print(f'{$resumed_at - $killed_at:.1f}')")
+step "a publisher with confirms and a consumer (pika) through the client Service while the cluster rolls and grows"
+VENV="${WARREN_CACHE:-$HOME/.cache/warren}/python-e2e-$(sha256sum "$WARREN_ROOT/tests/e2e/python/requirements.txt" | cut -c1-12)"
+if [[ ! -f "$VENV/ready" ]]; then
+  rm -rf "$VENV"
+  python3 -m venv "$VENV" && "$VENV/bin/pip" install -q --disable-pip-version-check \
+    -r "$WARREN_ROOT/tests/e2e/python/requirements.txt" && touch "$VENV/ready" || fail "cannot build the pika virtualenv"
+fi
+user=$(K get secret rabbit-default-user -n "$NS" -o jsonpath='{.data.username}' | base64 -d)
+password=$(K get secret rabbit-default-user -n "$NS" -o jsonpath='{.data.password}' | base64 -d)
+service_ip=$(K get service rabbit -n "$NS" -o jsonpath='{.spec.clusterIP}')
+LOAD="$(mktemp -d)"
+"$VENV/bin/python" "$WARREN_ROOT/tests/e2e/python/confirms.py" "amqp://$user:$password@$service_ip:5672/%2F" \
+  e2e-confirms "$LOAD/stop" "$LOAD/report.json" >"$LOAD/out.log" 2>&1 &
+LOAD_PID=$!
+unset password
+confirms_so_far() { [[ "$(cat "$LOAD/report.json.progress" 2>/dev/null || echo 0)" -gt "$1" ]]; }
+wait_for 60 "the first confirms" confirms_so_far 50
+rolled() { # REPLICAS: the StatefulSet runs its current revision on every replica, and the brokers see them all
+  [[ "$(K get sts rabbit-server -n "$NS" -o jsonpath='{.status.updatedReplicas}/{.status.readyReplicas}/{.status.currentRevision}')" == \
+     "$1/$1/$(K get sts rabbit-server -n "$NS" -o jsonpath='{.status.updateRevision}')" ]] &&
+    [[ "$(running_nodes 2>/dev/null)" == "$1" ]]
+}
+revision=$(K get sts rabbit-server -n "$NS" -o jsonpath='{.status.currentRevision}')
+roll_started=$SECONDS
+K patch bc rabbit -n "$NS" --type merge -p '{"spec":{"rabbitmq":{"additionalConfig":"log.console.level = info"}}}' >/dev/null
+wait_for 60 "a new StatefulSet revision" test "$(K get sts rabbit-server -n "$NS" -o jsonpath='{.status.updateRevision}')" != "$revision"
+wait_for 600 "the rolling restart" rolled 3
+roll_seconds=$((SECONDS - roll_started))
+step "rolling restart of 3 brokers done in ${roll_seconds} s; scaling to 5"
+scale_started=$SECONDS
+K patch bc rabbit -n "$NS" --type merge -p '{"spec":{"replicas":5}}' >/dev/null
+wait_for 900 "5 brokers in one cluster" rolled 5
+scale_seconds=$((SECONDS - scale_started))
+touch "$LOAD/stop"
+wait "$LOAD_PID" || fail "the load generator failed: $(tail -n 5 "$LOAD/out.log")"
+report=$(cat "$LOAD/report.json")
+step "load: $report"
+read -r confirmed lost stall <<<"$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["confirmed"], r["lost"], round(r["longest_stall_s"], 1))' <<<"$report")"
+((confirmed > 0)) || fail "nothing was confirmed"
+((lost == 0)) || fail "$lost confirmed messages were lost: $report"
+
 K logs -n "$RELEASE_NS" -l app.kubernetes.io/name=warren-operator --tail -1 2>/dev/null | grep -E ' error |Forbidden' &&
   fail "the operator logged errors"
 
@@ -150,6 +197,6 @@ diff /tmp/warren-real-node.before /tmp/warren-real-node.after >&2 || fail "the h
 for p in "$WARREN_BIN/kubelet" "$WARREN_BIN/kube-proxy" "$WARREN_BIN/coredns" "containerd --config" containerd-shim-runc-v2; do
   ! pgrep -f "$p" >/dev/null || fail "$p still runs"
 done
-printf 'FIGURES real node: node up %s s; 3-node RabbitMQ 4.0.5 cluster formed %s s after apply; active broker killed -> active node moved %s s, counts flowing again %s s\n' \
-  "$node_seconds" "$formation_seconds" "$move_gap" "$resume_gap"
+printf 'FIGURES real node: node up %s s; 3-node RabbitMQ 4.0.5 cluster formed %s s after apply; active broker killed -> active node moved %s s, counts flowing again %s s; rolling restart of 3 in %s s and scale 3->5 in %s s with %s confirmed, 0 lost, longest publish stall %s s\n' \
+  "$node_seconds" "$formation_seconds" "$move_gap" "$resume_gap" "$roll_seconds" "$scale_seconds" "$confirmed" "$stall"
 step "passed"

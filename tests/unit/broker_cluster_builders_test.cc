@@ -65,6 +65,24 @@ TEST_P(GoldenTest, EveryChildMatchesItsGoldenFile) {
 
 INSTANTIATE_TEST_SUITE_P(Seeds, GoldenTest, ::testing::Values("seed000", "seed001"));
 
+// A node of a multi-node cluster waits, within the grace period, until its quorum queues keep a majority
+// without it, then drains; a single node has nothing to hand over.
+TEST(BrokerClusterStatefulSetTest, PreStopHandsOverWithinTheGracePeriod) {
+  api::BrokerCluster cluster = load("seed001");
+  cluster.spec.termination_grace_period_seconds = 120;
+  const json rabbitmq = buildStatefulSet(cluster)["spec"]["template"]["spec"]["containers"][0];
+  const std::string script = rabbitmq["lifecycle"]["preStop"]["exec"]["command"][2];
+  EXPECT_THAT(script, HasSubstr("await_online_quorum_plus_one -t 100 "));
+  EXPECT_THAT(script, HasSubstr("drain -t 10 "));
+  cluster.spec.termination_grace_period_seconds = 10;
+  const std::string short_grace =
+      buildStatefulSet(cluster)["spec"]["template"]["spec"]["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][2];
+  EXPECT_THAT(short_grace, ::testing::Not(HasSubstr("await_online_quorum_plus_one")));
+  EXPECT_THAT(short_grace, HasSubstr("drain -t 5 "));
+  cluster.spec.replicas = 1;
+  EXPECT_FALSE(buildStatefulSet(cluster)["spec"]["template"]["spec"]["containers"][0].contains("lifecycle"));
+}
+
 TEST(BrokerClusterConfigTest, PeerDiscoveryUsesTheStatefulSetDnsNames) {
   const auto cluster = load("seed000");
   const std::string conf = renderRabbitmqConf(cluster);
