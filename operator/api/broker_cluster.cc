@@ -2,6 +2,7 @@
 
 #include "api/field_reader.h"
 
+#include <algorithm>
 #include <regex>
 
 namespace warren::api {
@@ -33,6 +34,12 @@ std::string BrokerCluster::defaultUserSecretName() const {
 
 std::string BrokerCluster::nodeName(int ordinal) const {
   return "rabbit@" + podName(ordinal) + "." + headlessServiceName() + "." + ns;
+}
+
+bool BrokerCluster::allowsReferencesFrom(const std::string& other) const {
+  if (other == ns) return true;
+  const auto& allowed = spec.allowed_binding_namespaces;
+  return std::any_of(allowed.begin(), allowed.end(), [&](const std::string& n) { return n == "*" || n == other; });
 }
 
 std::map<std::string, std::string> BrokerCluster::selectorLabels() const {

@@ -90,6 +90,9 @@ struct BrokerCluster : ObjectIdentity {
   std::string nodeName(int ordinal) const;
   // <client service>.<namespace>.svc
   std::string serviceHost() const { return clientServiceName() + "." + ns + ".svc"; }
+  // Whether objects in namespace `other` may use this cluster: its own namespace always, others when
+  // spec.failover.allowedBindingNamespaces lists them (or "*").
+  bool allowsReferencesFrom(const std::string& other) const;
   std::map<std::string, std::string> selectorLabels() const;
   std::map<std::string, std::string> labels() const;
 };

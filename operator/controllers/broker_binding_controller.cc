@@ -108,14 +108,10 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
   if (!binding.spec.credentials_secret_name.empty() && !cluster->spec.default_user_secret_name.empty()) {
     reads_unwatched_secrets = true;  // the copy's source is the user's own Secret
   }
-  if (cluster_ns != request.ns) {
-    const auto& allowed = cluster->spec.allowed_binding_namespaces;
-    const bool ok = std::any_of(allowed.begin(), allowed.end(), [&](const std::string& n) { return n == "*" || n == request.ns; });
-    if (!ok) {
-      return finish({"Bound", "False", "NamespaceNotAllowed",
-                     "BrokerCluster " + cluster_ns + "/" + cluster_name + " does not list namespace " + request.ns +
-                         " in spec.failover.allowedBindingNamespaces"});
-    }
+  if (!cluster->allowsReferencesFrom(request.ns)) {
+    return finish({"Bound", "False", "NamespaceNotAllowed",
+                   "BrokerCluster " + cluster_ns + "/" + cluster_name + " does not list namespace " + request.ns +
+                       " in spec.failover.allowedBindingNamespaces"});
   }
   const std::string node = runtime::stringAt(*cluster_object, "/status/activeNode"_json_pointer);
   if (node.empty()) {

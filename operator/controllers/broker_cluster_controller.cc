@@ -121,11 +121,7 @@ BrokerClusterReconciler::BrokerClusterReconciler(std::shared_ptr<kube::ObjectCli
 
 Status BrokerClusterReconciler::syncPassword(const api::BrokerCluster& cluster, const json& user, size_t members,
                                              Outcome& outcome) {
-  auto decode = [](const json& secret, const char* key) {
-    auto value = kube::base64Decode(runtime::stringAt(secret, json::json_pointer("/data/" + std::string(key))));
-    return value ? *value : std::string();
-  };
-  const Credentials wanted{decode(user, "username"), decode(user, "password")};
+  const Credentials wanted{runtime::secretValue(user, "username"), runtime::secretValue(user, "password")};
   const auto& secrets = kube::resources::secrets();
   const std::string record_name = builders::appliedCredentialsSecretName(cluster);
   auto synced = [&](const std::string& reason, const std::string& message) {
@@ -146,7 +142,7 @@ Status BrokerClusterReconciler::syncPassword(const api::BrokerCluster& cluster, 
                                           "Secret \"" + record_name + "\" is not warren's; a rotated password cannot be applied"};
     return okStatus();
   }
-  const Credentials applied{decode(*record, "username"), decode(*record, "password")};
+  const Credentials applied{runtime::secretValue(*record, "username"), runtime::secretValue(*record, "password")};
   if (applied == wanted) {
     synced("InEffect", "the brokers use the default-user Secret's credentials");
     return okStatus();
@@ -215,8 +211,7 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
     if (!created && !created.error().isAlreadyExists()) return created.error();
     if (created) events_->record(cluster.raw, "Normal", "SecretCreated", "created Erlang cookie Secret " + cookie_name);
   } else {
-    auto value = kube::base64Decode(cookie->value("/data/cookie"_json_pointer, std::string()));
-    if (!value || value->size() < kMinCookieLength) {
+    if (runtime::secretValue(*cookie, "cookie").size() < kMinCookieLength) {
       outcome.degrade("ErlangCookieInvalid", "Secret \"" + cookie_name + "\" has no key \"cookie\" of at least " +
                                                  std::to_string(kMinCookieLength) + " characters");
       outcome.stop = true;

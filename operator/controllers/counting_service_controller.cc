@@ -105,17 +105,13 @@ runtime::ReconcileOutcome CountingServiceReconciler::reconcile(const runtime::Re
     }
     return user.error();
   }
-  auto decode = [&](const char* key) {
-    auto value = kube::base64Decode(runtime::stringAt(*user, json::json_pointer("/data/" + std::string(key))));
-    return value ? *value : std::string();
-  };
 
   // One config per program, in a Secret because it holds the password.
   const json base = {{"broker", {{"protocol", protocol},
                                  {"host", api::nodeHost(node)},
                                  {"port", protocol == "amqp" ? builders::kAmqpPort : cluster->spec.mqtt_port},
-                                 {"username", decode("username")},
-                                 {"password", decode("password")}}},
+                                 {"username", runtime::secretValue(*user, "username")},
+                                 {"password", runtime::secretValue(*user, "password")}}},
                      {"topic", "warren/counting/" + request.ns + "/" + request.name},
                      {"intervalSeconds", service.spec.interval_seconds},
                      {"startTime", start_time},

@@ -36,13 +36,12 @@ Result<SecretRead> readSecret(kube::ObjectReader& reader, const std::string& ns,
     return read;
   }
   for (const auto& key : keys) {
-    const std::string encoded = runtime::stringAt(*secret, json::json_pointer("/data/" + key));
-    auto decoded = kube::base64Decode(encoded);
-    if (encoded.empty() || !decoded || decoded->empty()) {
+    std::string value = runtime::secretValue(*secret, key);
+    if (value.empty()) {
       read.missing = "Secret " + ns + "/" + name + " has no key " + key;
       return read;
     }
-    read.values[key] = *decoded;
+    read.values[key] = std::move(value);
   }
   return read;
 }
@@ -125,12 +124,9 @@ OffloadPipelineReconciler::Inputs OffloadPipelineReconciler::readInputs(const ap
   if (!cluster_object) return topology("ClusterNotFound", "BrokerCluster " + cluster_ref + " does not exist");
   auto cluster = api::parseBrokerCluster(*cluster_object);
   if (!cluster) return topology("ClusterInvalid", "BrokerCluster " + cluster_ref + " is invalid: " + cluster.error().message);
-  if (cluster_ns != pipeline.ns) {
-    const auto& allowed = cluster->spec.allowed_binding_namespaces;
-    if (std::none_of(allowed.begin(), allowed.end(), [&](const std::string& n) { return n == "*" || n == pipeline.ns; })) {
-      return topology("NamespaceNotAllowed", "BrokerCluster " + cluster_ref + " does not list namespace " + pipeline.ns +
-                                                 " in spec.failover.allowedBindingNamespaces");
-    }
+  if (!cluster->allowsReferencesFrom(pipeline.ns)) {
+    return topology("NamespaceNotAllowed", "BrokerCluster " + cluster_ref + " does not list namespace " + pipeline.ns +
+                                               " in spec.failover.allowedBindingNamespaces");
   }
   auto user = readSecret(*client_, cluster_ns, cluster->defaultUserSecretName(), {"username", "password"});
   if (!user) return topology("SecretReadFailed", user.error().describe());

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "common/log.h"
+#include "kube/tls_material.h"
 
 namespace warren::runtime {
 namespace {
@@ -191,6 +192,15 @@ std::string formatMicroTime(std::chrono::system_clock::time_point time) {
 }  // namespace warren::runtime
 
 namespace warren::runtime {
+
+std::string secretValue(const nlohmann::json& secret, const std::string& key) {
+  const auto data = secret.find("data");
+  if (data == secret.end() || !data->is_object()) return "";
+  const auto value = data->find(key);
+  if (value == data->end() || !value->is_string()) return "";
+  auto decoded = kube::base64Decode(value->get_ref<const std::string&>());
+  return decoded ? *decoded : std::string();
+}
 
 std::string stringAt(const nlohmann::json& object, const nlohmann::json::json_pointer& pointer) {
   try {

@@ -77,6 +77,9 @@ namespace warren::runtime {
 // objects, which the schema does not protect from other writers.
 std::string stringAt(const nlohmann::json& object, const nlohmann::json::json_pointer& pointer);
 
+// The decoded value of a Secret's data[key]; "" when absent, not a string or not base64.
+std::string secretValue(const nlohmann::json& secret, const std::string& key);
+
 // A Kubernetes resource quantity ("1Gi", "500m", "1e3") as a number; nullopt
 // when it is not one.
 std::optional<long double> parseQuantity(const std::string& text);

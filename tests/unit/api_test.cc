@@ -130,6 +130,20 @@ TEST(CountingServiceApiTest, ParsesDefaultsAndReportsBadValues) {
   }
 }
 
+TEST(BrokerClusterApiTest, OtherNamespacesNeedToBeListed) {
+  auto only_own = parseBrokerCluster(object("BrokerCluster", json::object()));
+  ASSERT_TRUE(only_own.ok());
+  EXPECT_TRUE(only_own->allowsReferencesFrom("ns"));
+  EXPECT_FALSE(only_own->allowsReferencesFrom("apps"));
+  auto listed = parseBrokerCluster(object("BrokerCluster", {{"failover", {{"allowedBindingNamespaces", {"apps"}}}}}));
+  ASSERT_TRUE(listed.ok());
+  EXPECT_TRUE(listed->allowsReferencesFrom("apps"));
+  EXPECT_FALSE(listed->allowsReferencesFrom("other"));
+  auto all = parseBrokerCluster(object("BrokerCluster", {{"failover", {{"allowedBindingNamespaces", {"*"}}}}}));
+  ASSERT_TRUE(all.ok());
+  EXPECT_TRUE(all->allowsReferencesFrom("other"));
+}
+
 TEST(BrokerClusterApiTest, NullAndWrongTypedFieldsAreReportedNotCrashedOn) {
   const auto parse = [](const json& o) { return parseBrokerCluster(o); };
   EXPECT_TRUE(parseBrokerCluster(object("BrokerCluster", json::object())).ok());

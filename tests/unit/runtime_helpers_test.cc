@@ -76,6 +76,16 @@ TEST(FinalizerTest, StaleCacheIsAConflict) {
   EXPECT_TRUE(remove_again.error().isConflict());
 }
 
+TEST(SecretValueTest, DecodesOrIsEmpty) {
+  const json secret = {{"data", {{"password", "czNjcjN0"}, {"odd", 7}, {"bad", "%%%"}}}};
+  EXPECT_EQ(secretValue(secret, "password"), "s3cr3t");
+  EXPECT_EQ(secretValue(secret, "missing"), "");
+  EXPECT_EQ(secretValue(secret, "odd"), "");
+  EXPECT_EQ(secretValue(secret, "bad"), "");
+  EXPECT_EQ(secretValue(json{{"data", nullptr}}, "password"), "");
+  EXPECT_EQ(secretValue(json::array(), "password"), "");
+}
+
 TEST(OwnerReferenceTest, ControllerReference) {
   const json owner = {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerCluster"},
                       {"metadata", {{"name", "b"}, {"uid", "u-1"}}}};
