@@ -6,6 +6,7 @@
 
 #include "builders/broker_cluster_children.h"
 #include "common/log.h"
+#include "controllers/scale_down.h"
 #include "failover/node_health.h"
 #include "kube/tls_material.h"
 #include "kube/token_source.h"
@@ -82,6 +83,7 @@ std::string randomAlphanumeric(size_t length) {
 }
 
 constexpr std::chrono::milliseconds kPasswordRetry{15000};
+constexpr std::chrono::milliseconds kScaleDownRecheck{5000};
 
 // What one reconcile found; turned into conditions.
 struct BrokerClusterReconciler::Outcome {
@@ -95,6 +97,8 @@ struct BrokerClusterReconciler::Outcome {
   std::optional<Error> retry;  // a failure to retry with backoff once status is written
   std::optional<runtime::Condition> password;  // PasswordSynced, when the default user was checked
   bool password_pending = false;               // not applied yet: check again soon
+  std::optional<Credentials> in_effect;        // the credentials the brokers accept, when known
+  bool scale_down_pending = false;             // quorum-queue members still moving off departing nodes
 
   void degrade(std::string reason, std::string message) {
     degraded = true;
@@ -126,6 +130,7 @@ Status BrokerClusterReconciler::syncPassword(const api::BrokerCluster& cluster, 
   const std::string record_name = builders::appliedCredentialsSecretName(cluster);
   auto synced = [&](const std::string& reason, const std::string& message) {
     outcome.password = runtime::Condition{"PasswordSynced", "True", reason, message};
+    outcome.in_effect = wanted;
   };
   auto record = client_->get(secrets, cluster.ns, record_name);
   if (!record && !record.error().isNotFound()) return record.error();
@@ -171,6 +176,26 @@ Status BrokerClusterReconciler::syncPassword(const api::BrokerCluster& cluster, 
   // The same condition as in steady state: the rotation itself is the Event.
   synced("InEffect", "the brokers use the default-user Secret's credentials");
   return okStatus();
+}
+
+bool BrokerClusterReconciler::holdForScaleDown(const api::BrokerCluster& cluster, int current, Outcome& outcome) {
+  std::vector<std::string> departing;
+  std::vector<std::string> remaining;
+  for (int i = 0; i < current; ++i) (i < cluster.spec.replicas ? remaining : departing).push_back(cluster.nodeName(i));
+  auto hold = [&](const std::string& message) {
+    outcome.fail("ScaleDownInProgress", "keeping " + std::to_string(current) + " nodes until " + message);
+    outcome.scale_down_pending = true;
+    return true;
+  };
+  if (!outcome.in_effect) return hold("the brokers' credentials are known (see PasswordSynced)");
+  const std::string url = "http://" + cluster.serviceHost() + ":" + std::to_string(builders::kManagementPort);
+  auto check = prepareScaleDown(management_, url, *outcome.in_effect, departing, remaining);
+  if (!check) return hold("quorum-queue members can be moved off the departing nodes: " + check.error().describe());
+  if (!check->ready) return hold(check->waiting_for);
+  events_->record(cluster.raw, "Normal", "ScaleDownPrepared",
+                  "no quorum queue has a member on the " + std::to_string(departing.size()) +
+                      " departing nodes any more; the StatefulSet goes to " + std::to_string(cluster.spec.replicas));
+  return false;
 }
 
 Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster, Outcome& outcome) {
@@ -429,7 +454,9 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
     const auto live_sts = informers_.stateful_sets->store().get(runtime::objectKey(cluster.ns, cluster.statefulSetName()));
     if (live_sts) {
       const int current = live_sts->value("/spec/replicas"_json_pointer, 0);
-      if (cluster.spec.replicas < current && !cluster.spec.allow_scale_down) {
+      if (cluster.spec.replicas < current && cluster.spec.allow_scale_down) {
+        if (holdForScaleDown(cluster, current, outcome)) sts["spec"]["replicas"] = current;
+      } else if (cluster.spec.replicas < current) {
         sts["spec"]["replicas"] = current;  // keep the nodes; say why
         const json previous = cluster.status.value("conditions", json::array());
         const json* last = runtime::findCondition(previous, "ReconcileSuccess");
@@ -479,6 +506,10 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
   result.requeue_after = observed.recheck_after;
   if (!cluster.spec.erlang_cookie_secret_name.empty() || !cluster.spec.default_user_secret_name.empty()) {
     result.requeue_after = std::min(observed.recheck_after.value_or(secret_recheck_), secret_recheck_);
+  }
+  if (outcome.scale_down_pending) {
+    // Members move asynchronously on the brokers: look again shortly.
+    result.requeue_after = std::min(result.requeue_after.value_or(kScaleDownRecheck), kScaleDownRecheck);
   }
   if (outcome.password_pending) {
     // A rotated password not applied yet (the brokers unreachable, say): try again soon, not in a storm.

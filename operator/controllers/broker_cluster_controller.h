@@ -51,6 +51,8 @@ class BrokerClusterReconciler : public runtime::Reconciler {
   Status ensureSecrets(const api::BrokerCluster& cluster, Outcome& outcome);
   // PasswordSynced: the brokers accept the default-user Secret's password (password_sync.h).
   Status syncPassword(const api::BrokerCluster& cluster, const nlohmann::json& user, size_t members, Outcome& outcome);
+  // Safe scale-down (scale_down.h): true while the departing nodes must stay, with the reason in `outcome`.
+  bool holdForScaleDown(const api::BrokerCluster& cluster, int current, Outcome& outcome);
   Status applyChild(const api::BrokerCluster& cluster, const kube::ResourceType& type,
                     const std::shared_ptr<runtime::Informer>& cache, const nlohmann::json& desired,
                     Outcome& outcome);

@@ -144,6 +144,14 @@ HttpCall deleteQueue(const std::string& vhost, const std::string& name) {
 HttpCall listQueueNames(const std::string& vhost) {
   return {"GET", "/api/queues/" + segment(vhost) + "?columns=name", ""};
 }
+HttpCall listQueueMembers() { return {"GET", "/api/queues?columns=name,vhost,type,members", ""}; }
+HttpCall shrinkQuorumQueuesOn(const std::string& node) {
+  return {"DELETE", "/api/queues/quorum/replicas/on/" + segment(node) + "/shrink", ""};
+}
+HttpCall growQuorumQueuesOn(const std::string& node) {
+  return {"POST", "/api/queues/quorum/replicas/on/" + segment(node) + "/grow",
+          json{{"vhost_pattern", ".*"}, {"queue_pattern", ".*"}, {"strategy", "all"}}.dump()};
+}
 HttpCall getBindings(const std::string& vhost, const std::string& exchange, const std::string& queue) {
   return {"GET", "/api/bindings/" + segment(vhost) + "/e/" + segment(exchange) + "/q/" + segment(queue), ""};
 }

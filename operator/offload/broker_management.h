@@ -60,6 +60,12 @@ HttpCall deleteBinding(const std::string& vhost, const std::string& exchange, co
 HttpCall listQueueNames(const std::string& vhost);
 // Every binding whose source is `exchange`.
 HttpCall getExchangeBindings(const std::string& vhost, const std::string& exchange);
+// Every queue of every vhost with its type and, for quorum queues, the nodes of its members.
+HttpCall listQueueMembers();
+// Removes the quorum-queue members on `node` (asynchronous: 202).
+HttpCall shrinkQuorumQueuesOn(const std::string& node);
+// Adds a member on `node` to every quorum queue that has none there.
+HttpCall growQuorumQueuesOn(const std::string& node);
 // The queue arguments warren declares for `spec`, as the API stores them.
 nlohmann::json queueArguments(const amqp::QueueSpec& spec);
 }  // namespace management

@@ -13,8 +13,11 @@
 #     active node and the counting continues without a reset;
 #   - a publisher with confirms and a consumer (pika, on the host, through the
 #     client Service's ClusterIP) run while a config change rolls the 3
-#     brokers and a scale to 5 rolls and grows the cluster: 0 confirmed
-#     messages lost (the preStop hook hands each node over before it stops);
+#     brokers, a scale to 5 grows the cluster and a scale back to 3
+#     (allowScaleDown) removes two nodes: 0 confirmed messages lost (the
+#     preStop hook hands each node over before it stops; warren moves every
+#     quorum queue's members off departing nodes before the StatefulSet
+#     shrinks, and no member is left on them);
 #   - deleting everything and `hack/real-node.sh down` leave nothing on the
 #     host (processes, bridge, iptables rules, mounts, sysctls).
 # Prints the figures: node up time, cluster formation time, failover gap.
@@ -50,11 +53,14 @@ host_state() { # what must be the same before the node and after `down`
   findmnt -rn -o TARGET | sort
 }
 cleanup() {
-  [[ -n "${LOAD_PID:-}" ]] && kill "$LOAD_PID" 2>/dev/null
+  set +e
+  if [[ -n "${LOAD_PID:-}" ]]; then kill "$LOAD_PID" 2>/dev/null || true; fi
   HELM uninstall warren -n "$RELEASE_NS" >/dev/null 2>&1 || true
   K delete namespace "$NS" "$RELEASE_NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
   for node in $(kwok_nodes 2>/dev/null); do K uncordon "$node" >/dev/null 2>&1 || true; done
-  "$WARREN_ROOT/hack/real-node.sh" down >/dev/null 2>&1 || true
+  "$WARREN_ROOT/hack/real-node.sh" down >/dev/null 2>&1
+  [[ -n "${LOAD:-}" ]] && rm -rf "$LOAD"
+  return 0
 }
 trap cleanup EXIT
 LOAD_PID=""
@@ -176,8 +182,35 @@ scale_started=$SECONDS
 K patch bc rabbit -n "$NS" --type merge -p '{"spec":{"replicas":5}}' >/dev/null
 wait_for 900 "5 brokers in one cluster" rolled 5
 scale_seconds=$((SECONDS - scale_started))
+step "cluster of 5 in ${scale_seconds} s; scaling down to 3 (allowScaleDown): quorum-queue members move off nodes 3 and 4 first"
+# The load's queue gets members on the two nodes that will go, so that warren has something to move.
+for node in 3 4; do
+  K exec -n "$NS" rabbit-server-0 -c rabbitmq -- rabbitmq-queues grow "rabbit@rabbit-server-$node.rabbit-nodes.$NS" all \
+    --quiet >/dev/null || fail "rabbitmq-queues grow onto node $node"
+done
+five_members() { K exec -n "$NS" rabbit-server-0 -c rabbitmq -- rabbitmqctl list_queues name members --formatter json --quiet |
+                 python3 -c 'import json,sys; q=[x for x in json.load(sys.stdin) if x["name"]=="e2e-confirms"]; sys.exit(0 if q and len(q[0]["members"])==5 else 1)'; }
+wait_for 60 "e2e-confirms on 5 nodes" five_members
+down_started=$SECONDS
+K patch bc rabbit -n "$NS" --type merge -p '{"spec":{"replicas":3,"allowScaleDown":true}}' >/dev/null
+three_pods() { [[ "$(K get sts rabbit-server -n "$NS" -o jsonpath='{.status.replicas}/{.status.readyReplicas}')" == 3/3 ]] &&
+               [[ -z "$(K get pod rabbit-server-3 rabbit-server-4 -n "$NS" -o name --ignore-not-found)" ]]; }
+wait_for 600 "the StatefulSet down to 3 pods" three_pods
+down_seconds=$((SECONDS - down_started))
+K get events -n "$NS" --field-selector reason=ScaleDownPrepared -o name | grep -q . || fail "no ScaleDownPrepared Event"
+members=$(K exec -n "$NS" rabbit-server-0 -c rabbitmq -- rabbitmqctl list_queues name type members --formatter json --quiet)
+python3 - "$members" <<'PY' || fail "a quorum queue kept a member on a departed node: $members"
+import json, sys
+for queue in json.loads(sys.argv[1]):
+    if queue.get("type") == "quorum":
+        departed = [m for m in queue.get("members", []) if "rabbit-server-3." in m or "rabbit-server-4." in m]
+        assert not departed, (queue["name"], departed)
+        assert len(queue["members"]) == 3, (queue["name"], queue["members"])
+PY
+wait_for 120 "3 running nodes after the scale-down" test "$(running_nodes 2>/dev/null)" == 3
 touch "$LOAD/stop"
 wait "$LOAD_PID" || fail "the load generator failed: $(tail -n 5 "$LOAD/out.log")"
+LOAD_PID=""
 report=$(cat "$LOAD/report.json")
 step "load: $report"
 read -r confirmed lost stall <<<"$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["confirmed"], r["lost"], round(r["longest_stall_s"], 1))' <<<"$report")"
@@ -197,6 +230,6 @@ diff /tmp/warren-real-node.before /tmp/warren-real-node.after >&2 || fail "the h
 for p in "$WARREN_BIN/kubelet" "$WARREN_BIN/kube-proxy" "$WARREN_BIN/coredns" "containerd --config" containerd-shim-runc-v2; do
   ! pgrep -f "$p" >/dev/null || fail "$p still runs"
 done
-printf 'FIGURES real node: node up %s s; 3-node RabbitMQ 4.0.5 cluster formed %s s after apply; active broker killed -> active node moved %s s, counts flowing again %s s; rolling restart of 3 in %s s and scale 3->5 in %s s with %s confirmed, 0 lost, longest publish stall %s s\n' \
-  "$node_seconds" "$formation_seconds" "$move_gap" "$resume_gap" "$roll_seconds" "$scale_seconds" "$confirmed" "$stall"
+printf 'FIGURES real node: node up %s s; 3-node RabbitMQ 4.0.5 cluster formed %s s after apply; active broker killed -> active node moved %s s, counts flowing again %s s; rolling restart of 3 in %s s, scale 3->5 in %s s, scale 5->3 in %s s, with %s confirmed, 0 lost, longest publish stall %s s\n' \
+  "$node_seconds" "$formation_seconds" "$move_gap" "$resume_gap" "$roll_seconds" "$scale_seconds" "$down_seconds" "$confirmed" "$stall"
 step "passed"

@@ -1,10 +1,14 @@
 // BrokerClusterReconciler on an in-memory API server: the decision paths
-// (InvalidSpec, cookie gone while pods run, scale-down refused, NotOwned,
+// (InvalidSpec, cookie gone while pods run, scale-down refused or prepared, NotOwned,
 // NoHealthyNode, a failover decided on a stale cache) in milliseconds.
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include <algorithm>
 
 #include "cache_support.h"
 #include "controllers/broker_cluster_controller.h"
+#include "controllers/scale_down.h"
 #include "fake_client.h"
 #include "kube/tls_material.h"
 #include "runtime/object_helpers.h"
@@ -245,6 +249,109 @@ TEST_F(BrokerClusterReconcilerTest, ScaleDownIsRefusedWithoutTheOptIn) {
   EXPECT_EQ(condition("ReconcileSuccess")["reason"], "ScaleDownRefused");
   EXPECT_EQ(client_->stored(kube::resources::statefulSets(), "ns", "bus-server")["spec"]["replicas"], 3);
   EXPECT_EQ(events("ScaleDownRefused"), 1u);
+}
+
+// Quorum queues behind the management API: their members, grow and shrink. With lag_shrink, the first shrink
+// shows only from the second listing after it on, as the broker applies it asynchronously.
+class FakeQueues {
+ public:
+  std::map<std::string, std::vector<std::string>> members;
+  bool lag_shrink = false;
+  std::vector<std::string> calls;
+
+  ManagementFactory factory() {
+    return [this](const offload::ManagementAccess&) -> std::unique_ptr<offload::ManagementTransport> {
+      return std::make_unique<Transport>(this);
+    };
+  }
+
+ private:
+  class Transport : public offload::ManagementTransport {
+   public:
+    explicit Transport(FakeQueues* queues) : q_(queues) {}
+    Result<offload::HttpAnswer> send(const offload::HttpCall& call) override {
+      q_->calls.push_back(call.method + " " + call.path);
+      const std::string prefix = "/api/queues/quorum/replicas/on/";
+      if (call.method == "GET") {
+        json list = json::array();
+        for (const auto& [name, nodes] : q_->members) list.push_back({{"name", name}, {"vhost", "/"}, {"type", "quorum"}, {"members", nodes}});
+        list.push_back({{"name", "classic"}, {"vhost", "/"}, {"type", "classic"}});
+        if (!q_->pending_shrink.empty() && q_->pending_listings++ > 0) q_->apply();
+        return offload::HttpAnswer{200, list.dump()};
+      }
+      std::string node = call.path.substr(prefix.size(), call.path.rfind('/') - prefix.size());
+      if (const auto at = node.find("%40"); at != std::string::npos) node.replace(at, 3, "@");
+      if (call.method == "POST") {
+        for (auto& [name, nodes] : q_->members) {
+          if (std::find(nodes.begin(), nodes.end(), node) == nodes.end()) nodes.push_back(node);
+        }
+        return offload::HttpAnswer{204, ""};
+      }
+      q_->pending_shrink.push_back(node);
+      if (!q_->lag_shrink) q_->apply();
+      q_->lag_shrink = false;
+      return offload::HttpAnswer{202, ""};
+    }
+
+   private:
+    FakeQueues* q_;
+  };
+  void apply() {
+    for (const auto& node : pending_shrink) {
+      for (auto& [name, nodes] : members) nodes.erase(std::remove(nodes.begin(), nodes.end(), node), nodes.end());
+    }
+    pending_shrink.clear();
+    pending_listings = 0;
+  }
+  std::vector<std::string> pending_shrink;
+  int pending_listings = 0;
+};
+
+TEST_F(BrokerClusterReconcilerTest, ScaleDownMovesQuorumQueueMembersOffTheDepartingNodesFirst) {
+  FakeQueues queues;
+  reconciler_ = std::make_unique<BrokerClusterReconciler>(
+      client_, informers_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
+      [](size_t n) { return std::string(n, 'r'); }, kDefaultSecretRecheck, queues.factory());
+  cluster({{"replicas", 3}});
+  ASSERT_TRUE(reconcile().ok());
+  cacheChildren();
+  for (int i = 0; i < 3; ++i) pod(i, true);
+  const std::string n0 = "rabbit@bus-server-0.bus-nodes.ns", n1 = "rabbit@bus-server-1.bus-nodes.ns",
+                    n2 = "rabbit@bus-server-2.bus-nodes.ns";
+  queues.members["orders"] = {n1, n2};
+  queues.members["audit"] = {n0, n1, n2};
+  queues.lag_shrink = true;
+
+  cluster({{"replicas", 2}, {"allowScaleDown", true}});
+  auto first = reconcile();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(condition("ReconcileSuccess")["reason"], "ScaleDownInProgress");
+  EXPECT_THAT(condition("ReconcileSuccess")["message"].get<std::string>(), ::testing::HasSubstr("still has a member on " + n2));
+  EXPECT_EQ(client_->stored(kube::resources::statefulSets(), "ns", "bus-server")["spec"]["replicas"], 3);
+  ASSERT_TRUE(first->requeue_after.has_value());
+  EXPECT_LE(*first->requeue_after, std::chrono::seconds(5));
+  // Grown onto the remaining nodes before the departing one was shrunk.
+  EXPECT_EQ(queues.members["orders"], (std::vector<std::string>{n1, n2, n0}));
+
+  resync();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(client_->stored(kube::resources::statefulSets(), "ns", "bus-server")["spec"]["replicas"], 2);
+  EXPECT_EQ(condition("ReconcileSuccess")["reason"], "Success");
+  EXPECT_EQ(events("ScaleDownPrepared"), 1u);
+  EXPECT_EQ(queues.members["orders"], (std::vector<std::string>{n1, n0}));
+  EXPECT_EQ(queues.members["audit"], (std::vector<std::string>{n0, n1}));
+}
+
+TEST(ScaleDown, TheBrokersRefusingIsAnErrorNotAGo) {
+  ManagementFactory refusing = [](const offload::ManagementAccess&) -> std::unique_ptr<offload::ManagementTransport> {
+    struct Refuse : offload::ManagementTransport {
+      Result<offload::HttpAnswer> send(const offload::HttpCall&) override { return offload::HttpAnswer{401, ""}; }
+    };
+    return std::make_unique<Refuse>();
+  };
+  auto check = prepareScaleDown(refusing, "http://bus.ns.svc:15672", {"admin", "pw"}, {"rabbit@b-2"}, {"rabbit@b-0"});
+  ASSERT_FALSE(check.ok());
+  EXPECT_EQ(check.error().reason, "BrokerRefused");
 }
 
 TEST_F(BrokerClusterReconcilerTest, AServiceOfSomeoneElseUnderAChildsNameIsReportedNotTakenOver) {

@@ -1,0 +1,68 @@
+#include "controllers/scale_down.h"
+
+#include <algorithm>
+
+#include <nlohmann/json.hpp>
+
+namespace warren::controllers {
+namespace {
+
+using json = nlohmann::json;
+
+Error refused(const offload::HttpCall& call, const offload::HttpAnswer& answer) {
+  return Error::local("BrokerRefused", call.method + " " + call.path + " answered " + std::to_string(answer.status));
+}
+
+// The first quorum queue with a member on a departing node, in words; "" when none.
+Result<std::string> queueOnDepartingNode(offload::ManagementTransport& transport,
+                                         const std::vector<std::string>& departing) {
+  const auto call = offload::management::listQueueMembers();
+  auto answer = transport.send(call);
+  if (!answer) return answer.error();
+  if (answer->status != 200) return refused(call, *answer);
+  const json queues = json::parse(answer->body, nullptr, /*allow_exceptions=*/false);
+  if (!queues.is_array()) return Error::local("BrokerRefused", call.path + " answered something other than a list");
+  for (const auto& queue : queues) {
+    if (!queue.is_object() || queue.value("type", "") != "quorum") continue;
+    const auto members = queue.find("members");
+    if (members == queue.end() || !members->is_array()) continue;
+    for (const auto& member : *members) {
+      if (!member.is_string()) continue;
+      if (std::find(departing.begin(), departing.end(), member.get<std::string>()) != departing.end()) {
+        return "quorum queue " + queue.value("name", std::string("?")) + " (vhost " +
+               queue.value("vhost", std::string("?")) + ") still has a member on " + member.get<std::string>();
+      }
+    }
+  }
+  return std::string();
+}
+
+}  // namespace
+
+Result<ScaleDownCheck> prepareScaleDown(const ManagementFactory& connect, const std::string& url,
+                                        const Credentials& credentials, const std::vector<std::string>& departing,
+                                        const std::vector<std::string>& remaining) {
+  auto transport = connect({url, credentials.username, credentials.password});
+  if (!transport) return Error::local("BrokerUnreachable", "no management connection to " + url);
+  auto blocking = queueOnDepartingNode(*transport, departing);
+  if (!blocking) return blocking.error();
+  if (blocking->empty()) return ScaleDownCheck{true, ""};
+  // Grow first, so that a queue never has fewer members than it had, then shrink the departing nodes.
+  for (const auto& node : remaining) {
+    const auto call = offload::management::growQuorumQueuesOn(node);
+    auto answer = transport->send(call);
+    if (!answer) return answer.error();
+    if (answer->status < 200 || answer->status >= 300) return refused(call, *answer);
+  }
+  for (const auto& node : departing) {
+    const auto call = offload::management::shrinkQuorumQueuesOn(node);
+    auto answer = transport->send(call);
+    if (!answer) return answer.error();
+    if (answer->status < 200 || answer->status >= 300) return refused(call, *answer);
+  }
+  auto still = queueOnDepartingNode(*transport, departing);
+  if (!still) return still.error();
+  return ScaleDownCheck{still->empty(), *still};
+}
+
+}  // namespace warren::controllers
