@@ -21,6 +21,10 @@ inline constexpr int kPrometheusPort = 15692;
 inline constexpr int kEpmdPort = 4369;
 inline constexpr int kDistributionPort = 25672;
 inline constexpr int kMqttTlsPort = 8883;
+// The management API through the cluster's client Service: "http://<service>.<ns>.svc:15672".
+inline std::string managementUrl(const api::BrokerCluster& cluster) {
+  return "http://" + cluster.serviceHost() + ":" + std::to_string(kManagementPort);
+}
 // Annotation on the pod template: changing config rolls the pods.
 inline constexpr const char* kConfigChecksumAnnotation = "warren.dev/config-checksum";
 

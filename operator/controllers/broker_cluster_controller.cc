@@ -158,7 +158,7 @@ Status BrokerClusterReconciler::syncPassword(const api::BrokerCluster& cluster, 
     outcome.password_pending = true;
     return okStatus();
   }
-  const std::string url = "http://" + cluster.serviceHost() + ":" + std::to_string(builders::kManagementPort);
+  const std::string url = builders::managementUrl(cluster);
   auto change = applyPassword(management_, url, applied, wanted);
   if (!change) {
     outcome.password = runtime::Condition{"PasswordSynced", "False", change.error().reason, change.error().message};
@@ -188,7 +188,7 @@ bool BrokerClusterReconciler::holdForScaleDown(const api::BrokerCluster& cluster
     return true;
   };
   if (!outcome.in_effect) return hold("the brokers' credentials are known (see PasswordSynced)");
-  const std::string url = "http://" + cluster.serviceHost() + ":" + std::to_string(builders::kManagementPort);
+  const std::string url = builders::managementUrl(cluster);
   auto check = prepareScaleDown(management_, url, *outcome.in_effect, departing, remaining);
   if (!check) return hold("quorum-queue members can be moved off the departing nodes: " + check.error().describe());
   if (!check->ready) return hold(check->waiting_for);
@@ -312,7 +312,7 @@ BrokerClusterReconciler::Observed BrokerClusterReconciler::observe(const api::Br
   status["selector"] = labelSelector(cluster.selectorLabels());
   status["binding"] = {{"name", cluster.defaultUserSecretName()}};
   json endpoints = {{"amqp", cluster.serviceHost() + ":" + std::to_string(builders::kAmqpPort)},
-                    {"management", "http://" + cluster.serviceHost() + ":" + std::to_string(builders::kManagementPort)}};
+                    {"management", builders::managementUrl(cluster)}};
   if (cluster.spec.mqtt_enabled) endpoints["mqtt"] = cluster.serviceHost() + ":" + std::to_string(cluster.spec.mqtt_port);
   status["endpoints"] = endpoints;
 

@@ -135,7 +135,7 @@ OffloadPipelineReconciler::Inputs OffloadPipelineReconciler::readInputs(const ap
   inputs.endpoints.amqp_port = builders::kAmqpPort;
   inputs.endpoints.username = user->values["username"];
   inputs.endpoints.password = user->values["password"];
-  inputs.management.url = "http://" + cluster->serviceHost() + ":" + std::to_string(builders::kManagementPort);
+  inputs.management.url = builders::managementUrl(*cluster);
   inputs.management.username = inputs.endpoints.username;
   inputs.management.password = inputs.endpoints.password;
   return inputs;

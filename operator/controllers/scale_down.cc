@@ -9,20 +9,14 @@ namespace {
 
 using json = nlohmann::json;
 
-Error refused(const offload::HttpCall& call, const offload::HttpAnswer& answer) {
-  return Error::local("BrokerRefused", call.method + " " + call.path + " answered " + std::to_string(answer.status));
-}
-
 // The first quorum queue with a member on a departing node, in words; "" when none.
 Result<std::string> queueOnDepartingNode(offload::ManagementTransport& transport,
                                          const std::vector<std::string>& departing) {
   const auto call = offload::management::listQueueMembers();
-  auto answer = transport.send(call);
-  if (!answer) return answer.error();
-  if (answer->status != 200) return refused(call, *answer);
-  const json queues = json::parse(answer->body, nullptr, /*allow_exceptions=*/false);
-  if (!queues.is_array()) return Error::local("BrokerRefused", call.path + " answered something other than a list");
-  for (const auto& queue : queues) {
+  auto queues = offload::fetchJson(transport, call);
+  if (!queues) return queues.error();
+  if (!queues->is_array()) return Error::local("BrokerRefused", call.path + " answered something other than a list");
+  for (const auto& queue : *queues) {
     if (!queue.is_object() || queue.value("type", "") != "quorum") continue;
     const auto members = queue.find("members");
     if (members == queue.end() || !members->is_array()) continue;
@@ -49,16 +43,14 @@ Result<ScaleDownCheck> prepareScaleDown(const ManagementFactory& connect, const 
   if (blocking->empty()) return ScaleDownCheck{true, ""};
   // Grow first, so that a queue never has fewer members than it had, then shrink the departing nodes.
   for (const auto& node : remaining) {
-    const auto call = offload::management::growQuorumQueuesOn(node);
-    auto answer = transport->send(call);
-    if (!answer) return answer.error();
-    if (answer->status < 200 || answer->status >= 300) return refused(call, *answer);
+    if (auto grown = offload::expectSuccess(*transport, offload::management::growQuorumQueuesOn(node)); !grown) {
+      return grown.error();
+    }
   }
   for (const auto& node : departing) {
-    const auto call = offload::management::shrinkQuorumQueuesOn(node);
-    auto answer = transport->send(call);
-    if (!answer) return answer.error();
-    if (answer->status < 200 || answer->status >= 300) return refused(call, *answer);
+    if (auto shrunk = offload::expectSuccess(*transport, offload::management::shrinkQuorumQueuesOn(node)); !shrunk) {
+      return shrunk.error();
+    }
   }
   auto still = queueOnDepartingNode(*transport, departing);
   if (!still) return still.error();

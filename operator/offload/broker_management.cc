@@ -29,27 +29,6 @@ Error refused(const HttpCall& call, const HttpAnswer& answer) {
   return error;
 }
 
-// GET: the JSON body, null for 404, an error otherwise.
-Result<json> fetch(ManagementTransport& transport, const HttpCall& call) {
-  auto answer = transport.send(call);
-  if (!answer) return answer.error();
-  if (answer->status == 404) return json();
-  if (answer->status != 200) return refused(call, *answer);
-  try {
-    return json::parse(answer->body);
-  } catch (const json::exception& e) {
-    return Error::local("BrokerRefused", call.method + " " + call.path + ": not JSON: " + e.what());
-  }
-}
-
-Status expect(ManagementTransport& transport, const HttpCall& call, bool absent_ok = false) {
-  auto answer = transport.send(call);
-  if (!answer) return answer.error();
-  if (answer->status >= 200 && answer->status < 300) return okStatus();
-  if (absent_ok && answer->status == 404) return okStatus();
-  return refused(call, *answer);
-}
-
 Error conflict(const std::string& what) { return Error::local("TopologyConflict", what); }
 
 // An integer argument stored as any JSON number type compares by value.
@@ -106,6 +85,26 @@ class CurlTransport : public ManagementTransport {
 };
 
 }  // namespace
+
+Result<json> fetchJson(ManagementTransport& transport, const HttpCall& call) {
+  auto answer = transport.send(call);
+  if (!answer) return answer.error();
+  if (answer->status == 404) return json();
+  if (answer->status != 200) return refused(call, *answer);
+  try {
+    return json::parse(answer->body);
+  } catch (const json::exception& e) {
+    return Error::local("BrokerRefused", call.method + " " + call.path + ": not JSON: " + e.what());
+  }
+}
+
+Status expectSuccess(ManagementTransport& transport, const HttpCall& call, bool absent_ok) {
+  auto answer = transport.send(call);
+  if (!answer) return answer.error();
+  if (answer->status >= 200 && answer->status < 300) return okStatus();
+  if (absent_ok && answer->status == 404) return okStatus();
+  return refused(call, *answer);
+}
 
 std::unique_ptr<ManagementTransport> curlManagementTransport(ManagementAccess access) {
   return std::make_unique<CurlTransport>(std::move(access));
@@ -205,10 +204,10 @@ Result<TopologyReport> declareTopology(ManagementTransport& transport, const Top
                                        const std::vector<std::string>& recipients, const std::string& vhost) {
   TopologyReport report;
   for (const std::string& exchange : {topology.pointerExchange(), topology.deadLetterExchange()}) {
-    auto live = fetch(transport, management::getExchange(vhost, exchange));
+    auto live = fetchJson(transport, management::getExchange(vhost, exchange));
     if (!live) return live.error();
     if (live->is_null()) {
-      if (auto put = expect(transport, management::putExchange(vhost, exchange, "fanout")); !put) return put.error();
+      if (auto put = expectSuccess(transport, management::putExchange(vhost, exchange, "fanout")); !put) return put.error();
       report.created.push_back("exchange " + exchange);
     } else if (live->value("type", "") != "fanout" || !live->value("durable", false)) {
       return conflict("exchange " + exchange + " exists as a " + live->value("type", "?") +
@@ -220,10 +219,10 @@ Result<TopologyReport> declareTopology(ManagementTransport& transport, const Top
   std::vector<amqp::QueueSpec> queues = {dead_letter, topology.queue(topology.ackQueue()), topology.queue(topology.ledgerQueue())};
   for (const auto& recipient : recipients) queues.push_back(topology.queue(topology.recipientQueue(recipient)));
   for (const auto& spec : queues) {
-    auto live = fetch(transport, management::getQueue(vhost, spec.name));
+    auto live = fetchJson(transport, management::getQueue(vhost, spec.name));
     if (!live) return live.error();
     if (live->is_null()) {
-      if (auto put = expect(transport, management::putQueue(vhost, spec)); !put) return put.error();
+      if (auto put = expectSuccess(transport, management::putQueue(vhost, spec)); !put) return put.error();
       report.created.push_back("queue " + spec.name);
       continue;
     }
@@ -241,14 +240,14 @@ Result<TopologyReport> declareTopology(ManagementTransport& transport, const Top
       {topology.deadLetterExchange(), topology.deadLetterQueue()}, {topology.pointerExchange(), topology.ledgerQueue()}};
   for (const auto& recipient : recipients) bindings.push_back({topology.pointerExchange(), topology.recipientQueue(recipient)});
   for (const auto& [exchange, queue] : bindings) {
-    auto live = fetch(transport, management::getBindings(vhost, exchange, queue));
+    auto live = fetchJson(transport, management::getBindings(vhost, exchange, queue));
     if (!live) return live.error();
     if (live->is_array() && !live->empty()) continue;
-    if (auto post = expect(transport, management::postBinding(vhost, exchange, queue)); !post) return post.error();
+    if (auto post = expectSuccess(transport, management::postBinding(vhost, exchange, queue)); !post) return post.error();
     report.created.push_back("binding " + exchange + " -> " + queue);
   }
   // Recipient queues bound to the pointer exchange whose recipient is no longer listed.
-  auto bound = fetch(transport, management::getExchangeBindings(vhost, topology.pointerExchange()));
+  auto bound = fetchJson(transport, management::getExchangeBindings(vhost, topology.pointerExchange()));
   if (!bound) return bound.error();
   const std::set<std::string> wanted(recipients.begin(), recipients.end());
   const std::string prefix = topology.recipientQueue("");
@@ -256,7 +255,7 @@ Result<TopologyReport> declareTopology(ManagementTransport& transport, const Top
     if (!binding.is_object() || binding.value("destination_type", "") != "queue") continue;
     const std::string queue = binding.value("destination", "");
     if (queue.rfind(prefix, 0) != 0 || wanted.count(queue.substr(prefix.size())) > 0) continue;
-    if (auto removed = expect(transport,
+    if (auto removed = expectSuccess(transport,
                               management::deleteBinding(vhost, topology.pointerExchange(), queue,
                                                         binding.value("properties_key", "~")),
                               true);
@@ -269,17 +268,17 @@ Result<TopologyReport> declareTopology(ManagementTransport& transport, const Top
 }
 
 Status deleteTopology(ManagementTransport& transport, const Topology& topology, const std::string& vhost) {
-  auto queues = fetch(transport, management::listQueueNames(vhost));
+  auto queues = fetchJson(transport, management::listQueueNames(vhost));
   if (!queues) return queues.error();
   const std::string recipient_prefix = topology.recipientQueue("");
   const std::set<std::string> fixed = {topology.ackQueue(), topology.ledgerQueue(), topology.deadLetterQueue()};
   for (const auto& queue : queues->is_array() ? *queues : json::array()) {
     const std::string name = queue.is_object() ? queue.value("name", "") : "";
     if (fixed.count(name) == 0 && name.rfind(recipient_prefix, 0) != 0) continue;
-    if (auto removed = expect(transport, management::deleteQueue(vhost, name), true); !removed) return removed;
+    if (auto removed = expectSuccess(transport, management::deleteQueue(vhost, name), true); !removed) return removed;
   }
   for (const std::string& exchange : {topology.pointerExchange(), topology.deadLetterExchange()}) {
-    if (auto removed = expect(transport, management::deleteExchange(vhost, exchange), true); !removed) return removed;
+    if (auto removed = expectSuccess(transport, management::deleteExchange(vhost, exchange), true); !removed) return removed;
   }
   return okStatus();
 }

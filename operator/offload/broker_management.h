@@ -46,6 +46,11 @@ struct ManagementAccess {
 };
 std::unique_ptr<ManagementTransport> curlManagementTransport(ManagementAccess access);
 
+// Sends a GET: its JSON body, null for 404; "BrokerRefused" for any other status or a body that is not JSON.
+Result<nlohmann::json> fetchJson(ManagementTransport& transport, const HttpCall& call);
+// Sends `call` and wants a 2xx answer (or 404 when `absent_ok`); "BrokerRefused" otherwise, naming the call.
+Status expectSuccess(ManagementTransport& transport, const HttpCall& call, bool absent_ok = false);
+
 namespace management {
 HttpCall getExchange(const std::string& vhost, const std::string& name);
 HttpCall putExchange(const std::string& vhost, const std::string& name, const std::string& type);
