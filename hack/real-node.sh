@@ -189,13 +189,12 @@ EOF
 
 make_node_credentials() {
   mkdir -p "$NODE_DIR/pki"
-  cp "$PKI/ca.crt" "$PKI/ca.key" "$NODE_DIR/pki/"
+  cp "$PKI/ca.crt" "$NODE_DIR/pki/"
   # The Node authorizer and RBAC recognise the kubelet by this name and group; kube-proxy and CoreDNS by the
   # users the default ClusterRoleBindings name (system:node-proxier, and a read-only binding below).
-  sign_cert "$NODE_DIR/pki" kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "extendedKeyUsage=clientAuth"
-  sign_cert "$NODE_DIR/pki" kube-proxy "/CN=system:kube-proxy" "extendedKeyUsage=clientAuth"
-  sign_cert "$NODE_DIR/pki" coredns "/CN=warren:coredns" "extendedKeyUsage=clientAuth"
-  rm -f "$NODE_DIR/pki/ca.key"
+  sign_cert "$NODE_DIR/pki" kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "extendedKeyUsage=clientAuth" "$PKI"
+  sign_cert "$NODE_DIR/pki" kube-proxy "/CN=system:kube-proxy" "extendedKeyUsage=clientAuth" "$PKI"
+  sign_cert "$NODE_DIR/pki" coredns "/CN=warren:coredns" "extendedKeyUsage=clientAuth" "$PKI"
   client_kubeconfig "$NODE_DIR/kubelet/kubeconfig" "$APISERVER" "$NODE_DIR/pki" kubelet
   mkdir -p "$NODE_DIR/kube-proxy"
   client_kubeconfig "$NODE_DIR/kube-proxy/kubeconfig" "$APISERVER" "$NODE_DIR/pki" kube-proxy
