@@ -42,6 +42,8 @@ Flags:
   --leader-election-namespace NS  namespace of the Lease (default: the pod's, else "default")
   --leader-election-id NAME       name of the Lease (default: warren-operator-leader)
   --max-concurrent-reconciles N   workers per controller (default: 2)
+  --binding-workers N    workers of the BrokerBinding controller, which reroutes every
+                         binding of a cluster at once after a move (default: 16)
   --offload-image IMAGE  image of OffloadPipeline coordinators that name none (default:
                          warren-operator:<version>, the operator's own image)
   --version              print the version and exit
@@ -95,6 +97,7 @@ Result<Options> parseOptions(const std::vector<std::string>& args) {
        }},
       {"--max-concurrent-reconciles",
        [&](auto& f, auto& v) { return positive(f, v, options.max_concurrent_reconciles); }},
+      {"--binding-workers", [&](auto& f, auto& v) { return positive(f, v, options.binding_workers); }},
       {"--offload-image",
        [&](auto& f, auto& v) -> Status {
          if (v.empty()) return flagError(f, "must not be empty");

@@ -28,6 +28,10 @@ struct Options {
   std::string leader_election_namespace;  // default: the in-cluster namespace or "default"
   std::string leader_election_id = "warren-operator-leader";
   int max_concurrent_reconciles = 2;
+  // BrokerBinding's own: a move of the active node fans out to every binding
+  // of the cluster at once, each a few API round trips that mostly wait on the
+  // API server, so more of them run side by side than for other kinds.
+  int binding_workers = 16;
   std::string offload_image;  // "" = api::kDefaultOffloadImage
   bool show_help = false;
   bool show_version = false;

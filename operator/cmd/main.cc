@@ -145,8 +145,7 @@ int main(int argc, char** argv) {
   warren::runtime::Manager manager(*client, manager_options);
   warren::controllers::addBrokerClusterController(manager, options->watch_namespace,
                                                   options->max_concurrent_reconciles);
-  warren::controllers::addBrokerBindingController(manager, options->watch_namespace,
-                                                  options->max_concurrent_reconciles);
+  warren::controllers::addBrokerBindingController(manager, options->watch_namespace, options->binding_workers);
   warren::controllers::addCountingServiceController(manager, options->watch_namespace,
                                                     options->max_concurrent_reconciles);
   warren::controllers::OffloadPipelineSettings offload_settings;

@@ -1,7 +1,7 @@
 // Reroute latency against the local control plane (reported, never
 // asserted): from the BrokerCluster's active node changing (so the debounce
 // is excluded) to each BrokerBinding's ConfigMap naming the new node, with
-// 1, 10 and 100 bindings on one cluster.
+// 1, 10, 100 and 1000 bindings on one cluster.
 //
 //   WARREN_TEST_KUBECONFIG=... warren_reroute_bench
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/broker_cluster.h"
+#include "app/options.h"
 #include "bench_cluster.h"
 #include "common/log.h"
 #include "controllers/broker_binding_controller.h"
@@ -28,16 +29,17 @@ double percentile(std::vector<double> values, double p) {
   return values[index];
 }
 
-// `operator_client`: the client options warren's controllers run with.
-void run(int bindings, const warren::kube::ClientOptions& operator_client, const std::string& label) {
+// `operator_client`: the client options warren's controllers run with; `workers`: the BrokerBinding
+// controller's (the operator's --binding-workers).
+void run(int bindings, const warren::kube::ClientOptions& operator_client, int workers, const std::string& label) {
   auto client = warren::bench::unlimitedClient();
   const std::string ns = warren::bench::createNamespace(
-      *client, "reroute-" + std::to_string(bindings) + (operator_client.qps > 0 ? "-limited" : ""));
+      *client, "reroute-" + std::to_string(bindings) + "-w" + std::to_string(workers) + (operator_client.qps > 0 ? "-limited" : ""));
   warren::runtime::ManagerOptions options;
   options.http_address = "";
   warren::runtime::Manager manager(warren::bench::benchClient(operator_client), options);
   warren::controllers::addBrokerClusterController(manager, ns, 4);
-  warren::controllers::addBrokerBindingController(manager, ns, 4);
+  warren::controllers::addBrokerBindingController(manager, ns, workers);
   warren::kube::Cancellation stop;
   std::thread runner([&] { manager.run(stop); });
 
@@ -147,13 +149,17 @@ int main() {
   warren::log::configure(warren::log::Level::kWarn, warren::log::Format::kText);
   warren::kube::ClientOptions unlimited;
   unlimited.qps = -1;
-  for (int bindings : {1, 10, 100}) run(bindings, unlimited, "no client rate limit");
+  const int workers = warren::app::Options{}.binding_workers;
+  const std::string label = std::to_string(workers) + " workers, no client rate limit";
+  for (int bindings : {1, 10, 100, 1000}) run(bindings, unlimited, workers, label);
+  // The old default of every controller, 4 workers (the figures before --binding-workers).
+  run(100, unlimited, 4, "4 workers, no client rate limit");
   // With a client-side limit (--kube-api-qps 20 --kube-api-burst 40, the old
   // controller-runtime-style default): what a mass reroute's requests (read and
   // write the target, write status and an Event, per binding) cost behind it.
   warren::kube::ClientOptions limited;
   limited.qps = 20;
   limited.burst = 40;
-  run(100, limited, "client limit 20 qps / burst 40");
+  run(100, limited, workers, std::to_string(workers) + " workers, client limit 20 qps / burst 40");
   return 0;
 }
