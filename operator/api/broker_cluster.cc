@@ -24,6 +24,16 @@ bool BrokerCluster::paused() const {
   return it != annotations.end() && it->second == "true";
 }
 
+std::vector<std::string> BrokerCluster::departedNodes() const {
+  std::vector<std::string> nodes;
+  const auto listed = status.find("departedNodes");
+  if (listed == status.end() || !listed->is_array()) return nodes;
+  for (const auto& node : *listed) {
+    if (node.is_string()) nodes.push_back(node.get<std::string>());
+  }
+  return nodes;
+}
+
 std::string BrokerCluster::erlangCookieSecretName() const {
   return spec.erlang_cookie_secret_name.empty() ? name + "-erlang-cookie" : spec.erlang_cookie_secret_name;
 }

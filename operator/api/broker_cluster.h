@@ -76,6 +76,11 @@ struct BrokerCluster : ObjectIdentity {
   nlohmann::json raw;     // the whole object (for owner references and events)
 
   bool paused() const;
+  // status.departedNodes: nodes a safe scale-down removed that the cluster
+  // may still list as members (recorded before the StatefulSet is lowered,
+  // cleared once the cluster has forgotten them). Entries that are not
+  // strings are ignored.
+  std::vector<std::string> departedNodes() const;
 
   // Child names.
   std::string headlessServiceName() const { return name + "-nodes"; }

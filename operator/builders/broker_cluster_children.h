@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -50,6 +51,14 @@ nlohmann::json buildAppliedCredentialsSecret(const api::BrokerCluster& cluster, 
 nlohmann::json buildConfigMap(const api::BrokerCluster& cluster);
 nlohmann::json buildStatefulSet(const api::BrokerCluster& cluster);
 nlohmann::json buildPodDisruptionBudget(const api::BrokerCluster& cluster);
+
+// The Job that runs `rabbitmqctl forget_cluster_node` for each of `departed`
+// on `through` (a running member) after a safe scale-down; its annotation
+// kDepartedNodesAnnotation lists `departed`, comma-separated.
+inline constexpr const char* kDepartedNodesAnnotation = "warren.dev/departed-nodes";
+std::string forgetNodesJobName(const api::BrokerCluster& cluster);
+nlohmann::json buildForgetNodesJob(const api::BrokerCluster& cluster, const std::string& through,
+                                   const std::vector<std::string>& departed);
 
 // The configuration files (also used by the data-plane test).
 std::string renderRabbitmqConf(const api::BrokerCluster& cluster);

@@ -12,4 +12,13 @@ nlohmann::json restrictedContainerSecurity() {
           {"capabilities", {{"drop", nlohmann::json::array({"ALL"})}}}};
 }
 
+nlohmann::json brokerPodSecurity() {
+  return {{"fsGroup", 999}, {"runAsUser", 999}, {"runAsGroup", 999}, {"runAsNonRoot", true},
+          {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+}
+
+nlohmann::json brokerContainerSecurity() {
+  return {{"allowPrivilegeEscalation", false}, {"capabilities", {{"drop", nlohmann::json::array({"ALL"})}}}};
+}
+
 }  // namespace warren::builders

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "builders/broker_cluster_children.h"
+#include "builders/pod_security.h"
 
 namespace warren::builders {
 namespace {
@@ -46,11 +47,6 @@ std::string preStopScript(int grace_seconds) {
 
 json containerPort(const std::string& name, int port) {
   return {{"name", name}, {"containerPort", port}, {"protocol", "TCP"}};
-}
-
-// The restricted Pod Security Standard's container rules.
-json restrictedContainerSecurity() {
-  return {{"allowPrivilegeEscalation", false}, {"capabilities", {{"drop", json::array({"ALL"})}}}};
 }
 
 json defaultAffinity(const api::BrokerCluster& cluster) {
@@ -101,7 +97,7 @@ json buildStatefulSet(const api::BrokerCluster& cluster) {
       {"name", "setup"},
       {"image", spec.image},
       {"command", json::array({"sh", "-c", kSetupScript})},
-      {"securityContext", restrictedContainerSecurity()},
+      {"securityContext", brokerContainerSecurity()},
       {"resources", {{"requests", {{"cpu", "50m"}, {"memory", "64Mi"}}}, {"limits", {{"memory", "64Mi"}}}}},
       {"volumeMounts",
        json::array({{{"name", "rabbitmq-etc"}, {"mountPath", "/etc/rabbitmq"}},
@@ -126,7 +122,7 @@ json buildStatefulSet(const api::BrokerCluster& cluster) {
         {"timeoutSeconds", 5},
         {"failureThreshold", 3}}},
       {"resources", spec.resources},
-      {"securityContext", restrictedContainerSecurity()},
+      {"securityContext", brokerContainerSecurity()},
       {"volumeMounts", mounts}};
   // A single node has nothing to hand over, and would wait the whole grace period for a majority it
   // cannot have.
@@ -137,8 +133,7 @@ json buildStatefulSet(const api::BrokerCluster& cluster) {
   }
 
   json pod_spec = {{"terminationGracePeriodSeconds", spec.termination_grace_period_seconds},
-                   {"securityContext", {{"fsGroup", 999}, {"runAsUser", 999}, {"runAsGroup", 999}, {"runAsNonRoot", true},
-                                        {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+                   {"securityContext", brokerPodSecurity()},
                    {"initContainers", json::array({setup})},
                    {"containers", json::array({rabbitmq})},
                    {"volumes", volumes},
@@ -158,7 +153,8 @@ json buildStatefulSet(const api::BrokerCluster& cluster) {
       {"selector", {{"matchLabels", cluster.selectorLabels()}}},
       {"updateStrategy", {{"type", "RollingUpdate"}}},
       {"persistentVolumeClaimRetentionPolicy",
-       {{"whenDeleted", spec.reclaim_on_delete ? "Delete" : "Retain"}, {"whenScaled", "Retain"}}},
+       {{"whenDeleted", spec.reclaim_on_delete ? "Delete" : "Retain"},
+        {"whenScaled", spec.allow_scale_down ? "Delete" : "Retain"}}},
       {"template",
        {{"metadata",
          {{"labels", cluster.labels()}, {"annotations", {{kConfigChecksumAnnotation, configChecksum(cluster)}}}}},

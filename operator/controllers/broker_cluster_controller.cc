@@ -84,6 +84,8 @@ std::string randomAlphanumeric(size_t length) {
 
 constexpr std::chrono::milliseconds kPasswordRetry{15000};
 constexpr std::chrono::milliseconds kScaleDownRecheck{5000};
+// A forget Job that failed is looked at again after this (deleting it by hand retries).
+constexpr std::chrono::milliseconds kForgetRetry{60000};
 
 // What one reconcile found; turned into conditions.
 struct BrokerClusterReconciler::Outcome {
@@ -98,7 +100,10 @@ struct BrokerClusterReconciler::Outcome {
   std::optional<runtime::Condition> password;  // PasswordSynced, when the default user was checked
   bool password_pending = false;               // not applied yet: check again soon
   std::optional<Credentials> in_effect;        // the credentials the brokers accept, when known
-  bool scale_down_pending = false;             // quorum-queue members still moving off departing nodes
+  bool scale_down_pending = false;             // quorum-queue members still moving off departing nodes,
+                                               // or departed nodes still to be forgotten
+  std::optional<std::vector<std::string>> departed_nodes;  // a new status.departedNodes
+  std::chrono::milliseconds forget_retry{0};   // a failed forget Job: look again after this
 
   void degrade(std::string reason, std::string message) {
     degraded = true;
@@ -192,10 +197,105 @@ bool BrokerClusterReconciler::holdForScaleDown(const api::BrokerCluster& cluster
   auto check = prepareScaleDown(management_, url, *outcome.in_effect, departing, remaining);
   if (!check) return hold("quorum-queue members can be moved off the departing nodes: " + check.error().describe());
   if (!check->ready) return hold(check->waiting_for);
+  // Recorded before the StatefulSet shrinks, so that a restart in between still forgets them.
+  std::vector<std::string> recorded = cluster.departedNodes();
+  bool all_recorded = true;
+  for (const auto& node : departing) {
+    if (std::find(recorded.begin(), recorded.end(), node) == recorded.end()) {
+      recorded.push_back(node);
+      all_recorded = false;
+    }
+  }
+  if (!all_recorded) {
+    outcome.departed_nodes = recorded;
+    return hold("the departing nodes are recorded in status.departedNodes");
+  }
   events_->record(cluster.raw, "Normal", "ScaleDownPrepared",
                   "no quorum queue has a member on the " + std::to_string(departing.size()) +
                       " departing nodes any more; the StatefulSet goes to " + std::to_string(cluster.spec.replicas));
   return false;
+}
+
+Status BrokerClusterReconciler::forgetDepartedNodes(const api::BrokerCluster& cluster,
+                                                    const std::vector<std::string>& departed, Outcome& outcome) {
+  auto wait = [&](const std::string& message) {
+    outcome.fail("ForgettingDepartedNodes", "the cluster still lists departed nodes; " + message);
+    outcome.scale_down_pending = true;
+    return okStatus();
+  };
+  // Forgetting a running node is refused, and a departing pod may still be handing over (preStop).
+  std::vector<int> ready_members;
+  for (const auto& pod : informers_.pods->store().byIndex(kClusterPodsIndex, runtime::objectKey(cluster.ns, cluster.name))) {
+    const int ordinal = ordinalOf(pod->value("/metadata/name"_json_pointer, std::string()));
+    if (ordinal < 0) continue;
+    if (std::find(departed.begin(), departed.end(), cluster.nodeName(ordinal)) != departed.end()) {
+      return wait("waiting for pod " + cluster.podName(ordinal) + " to stop");
+    }
+    const json* ready = podReadyCondition(*pod);
+    if (ordinal < cluster.spec.replicas && ready != nullptr && ready->value("status", "") == "True") {
+      ready_members.push_back(ordinal);
+    }
+  }
+  if (!outcome.in_effect) return wait("waiting until the brokers' credentials are known (see PasswordSynced)");
+  auto listed = listedDepartedNodes(management_, builders::managementUrl(cluster), *outcome.in_effect, departed);
+  if (!listed) return wait("cannot ask the brokers which nodes they list: " + listed.error().describe());
+  if (!listed->running.empty()) return wait(listed->running.front() + " still runs");
+
+  const auto& jobs = kube::resources::jobs();
+  const std::string job_name = builders::forgetNodesJobName(cluster);
+  auto job = client_->get(jobs, cluster.ns, job_name);
+  if (!job && !job.error().isNotFound()) return job.error();
+  if (job && !runtime::isControlledBy(*job, cluster.uid)) {
+    outcome.fail("NotOwned", runtime::notOwnedError(jobs, *job).message);
+    return okStatus();
+  }
+  if (listed->stopped.empty()) {
+    // Done: the Job (if any) has served its purpose.
+    if (job) {
+      kube::DeleteOptions options;
+      options.propagation = kube::PropagationPolicy::kBackground;
+      if (auto removed = client_->remove(jobs, cluster.ns, job_name, options); !removed && !removed.error().isNotFound()) {
+        return removed.error();
+      }
+    }
+    outcome.departed_nodes = std::vector<std::string>{};
+    std::string names;
+    for (const auto& node : departed) names += (names.empty() ? "" : ", ") + node;
+    events_->record(cluster.raw, "Normal", "DepartedNodesForgotten", "the cluster no longer lists " + names);
+    return okStatus();
+  }
+  std::string names;
+  for (const auto& node : listed->stopped) names += (names.empty() ? "" : ", ") + node;
+  if (!job) {
+    if (ready_members.empty()) return wait("no node is Ready to run forget_cluster_node " + names + " through");
+    auto created = client_->create(jobs, cluster.ns,
+                                   builders::buildForgetNodesJob(cluster, cluster.nodeName(ready_members.front()),
+                                                                 listed->stopped),
+                                   {});
+    if (!created && !created.error().isAlreadyExists()) return created.error();
+    events_->record(cluster.raw, "Normal", "ForgettingDepartedNodes",
+                    "Job " + job_name + " runs rabbitmqctl forget_cluster_node for " + names);
+    return wait("Job " + job_name + " forgets " + names);
+  }
+  const json conditions = job->value("/status/conditions"_json_pointer, json::array());
+  const json* failed = runtime::findCondition(conditions, "Failed");
+  if (failed != nullptr && failed->value("status", "") == "True") {
+    outcome.fail("ForgetNodesFailed", "Job " + job_name + " could not make the cluster forget " + names + " (" +
+                                          failed->value("message", std::string("failed")) +
+                                          "); its pods' logs say why; delete the Job to try again");
+    outcome.forget_retry = kForgetRetry;
+    return okStatus();
+  }
+  const json* complete = runtime::findCondition(conditions, "Complete");
+  if (complete != nullptr && complete->value("status", "") == "True") {
+    // It ran, yet the cluster lists them: try again with a fresh Job (the next reconcile creates it).
+    kube::DeleteOptions options;
+    options.propagation = kube::PropagationPolicy::kBackground;
+    if (auto removed = client_->remove(jobs, cluster.ns, job_name, options); !removed && !removed.error().isNotFound()) {
+      return removed.error();
+    }
+  }
+  return wait("Job " + job_name + " forgets " + names);
 }
 
 Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster, Outcome& outcome) {
@@ -315,6 +415,13 @@ BrokerClusterReconciler::Observed BrokerClusterReconciler::observe(const api::Br
                     {"management", builders::managementUrl(cluster)}};
   if (cluster.spec.mqtt_enabled) endpoints["mqtt"] = cluster.serviceHost() + ":" + std::to_string(cluster.spec.mqtt_port);
   status["endpoints"] = endpoints;
+  if (outcome.departed_nodes) {
+    if (outcome.departed_nodes->empty()) {
+      status.erase("departedNodes");
+    } else {
+      status["departedNodes"] = *outcome.departed_nodes;
+    }
+  }
 
   // What the informers saw of each broker pod and the Node it runs on.
   std::map<int, runtime::ObjectPtr> pods;
@@ -448,12 +555,28 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
   }
 
   Outcome outcome;
+  std::vector<std::string> departed = cluster.departedNodes();
+  bool scaling_down = false;
   if (auto secrets = ensureSecrets(cluster, outcome); !secrets) return secrets.error();
   if (!outcome.stop) {
     json sts = builders::buildStatefulSet(cluster);
     const auto live_sts = informers_.stateful_sets->store().get(runtime::objectKey(cluster.ns, cluster.statefulSetName()));
     if (live_sts) {
       const int current = live_sts->value("/spec/replicas"_json_pointer, 0);
+      if (cluster.spec.replicas < current) {
+        scaling_down = true;
+      } else if (!departed.empty()) {
+        // Nodes recorded as departing whose StatefulSet was never lowered (the scale-down was taken back)
+        // are members still.
+        std::vector<std::string> still_departed;
+        for (const auto& node : departed) {
+          bool member = false;
+          for (int ordinal = 0; ordinal < current; ++ordinal) member = member || cluster.nodeName(ordinal) == node;
+          if (!member) still_departed.push_back(node);
+        }
+        if (still_departed != departed) outcome.departed_nodes = still_departed;
+        departed = still_departed;
+      }
       if (cluster.spec.replicas < current && cluster.spec.allow_scale_down) {
         if (holdForScaleDown(cluster, current, outcome)) sts["spec"]["replicas"] = current;
       } else if (cluster.spec.replicas < current) {
@@ -465,6 +588,12 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
                      "spec.replicas " + std::to_string(cluster.spec.replicas) + " is below the " + std::to_string(current) +
                          " running nodes; scaling down can lose queue replicas, so it needs spec.allowScaleDown: true");
         if (!already) events_->record(cluster.raw, "Warning", "ScaleDownRefused", outcome.reconcile_message);
+      } else if (cluster.spec.replicas > current && !departed.empty()) {
+        // A new node under a departed node's name could not join while the cluster still lists that name.
+        sts["spec"]["replicas"] = current;
+        outcome.fail("ScaleUpWaiting", "keeping " + std::to_string(current) +
+                                           " nodes until the cluster has forgotten the departed nodes (status.departedNodes)");
+        outcome.scale_down_pending = true;
       }
     }
     const std::pair<const kube::ResourceType*, std::pair<std::shared_ptr<runtime::Informer>, json>> children[] = {
@@ -476,6 +605,10 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
     };
     for (const auto& [type, child] : children) {
       if (auto applied = applyChild(cluster, *type, child.first, child.second, outcome); !applied) return applied.error();
+    }
+    // Only departed nodes at or above the StatefulSet's size remain here (see above).
+    if (live_sts && !scaling_down && !departed.empty()) {
+      if (auto forgot = forgetDepartedNodes(cluster, departed, outcome); !forgot) return forgot.error();
     }
   } else {
     outcome.fail("Degraded", outcome.degraded_message);
@@ -510,6 +643,9 @@ runtime::ReconcileOutcome BrokerClusterReconciler::reconcile(const runtime::Requ
   if (outcome.scale_down_pending) {
     // Members move asynchronously on the brokers: look again shortly.
     result.requeue_after = std::min(result.requeue_after.value_or(kScaleDownRecheck), kScaleDownRecheck);
+  }
+  if (outcome.forget_retry.count() > 0) {
+    result.requeue_after = std::min(result.requeue_after.value_or(outcome.forget_retry), outcome.forget_retry);
   }
   if (outcome.password_pending) {
     // A rotated password not applied yet (the brokers unreachable, say): try again soon, not in a storm.

@@ -13,6 +13,7 @@
 #include <utility>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "api/broker_cluster.h"
 #include "controllers/password_sync.h"
@@ -53,6 +54,10 @@ class BrokerClusterReconciler : public runtime::Reconciler {
   Status syncPassword(const api::BrokerCluster& cluster, const nlohmann::json& user, size_t members, Outcome& outcome);
   // Safe scale-down (scale_down.h): true while the departing nodes must stay, with the reason in `outcome`.
   bool holdForScaleDown(const api::BrokerCluster& cluster, int current, Outcome& outcome);
+  // After a safe scale-down: makes the cluster forget `departed` (status.departedNodes) with a Job, once
+  // their pods are gone, and clears them from status when the brokers no longer list them.
+  Status forgetDepartedNodes(const api::BrokerCluster& cluster, const std::vector<std::string>& departed,
+                             Outcome& outcome);
   Status applyChild(const api::BrokerCluster& cluster, const kube::ResourceType& type,
                     const std::shared_ptr<runtime::Informer>& cache, const nlohmann::json& desired,
                     Outcome& outcome);

@@ -57,4 +57,24 @@ Result<ScaleDownCheck> prepareScaleDown(const ManagementFactory& connect, const 
   return ScaleDownCheck{still->empty(), *still};
 }
 
+Result<DepartedNodes> listedDepartedNodes(const ManagementFactory& connect, const std::string& url,
+                                          const Credentials& credentials, const std::vector<std::string>& departed) {
+  auto transport = connect({url, credentials.username, credentials.password});
+  if (!transport) return Error::local("BrokerUnreachable", "no management connection to " + url);
+  const auto call = offload::management::listNodes();
+  auto nodes = offload::fetchJson(*transport, call);
+  if (!nodes) return nodes.error();
+  if (!nodes->is_array()) return Error::local("BrokerRefused", call.path + " answered something other than a list");
+  DepartedNodes listed;
+  for (const auto& node : *nodes) {
+    if (!node.is_object() || !node.contains("name") || !node["name"].is_string()) continue;
+    const std::string name = node["name"];
+    if (std::find(departed.begin(), departed.end(), name) == departed.end()) continue;
+    const auto running = node.find("running");
+    (running != node.end() && running->is_boolean() && running->get<bool>() ? listed.running : listed.stopped)
+        .push_back(name);
+  }
+  return listed;
+}
+
 }  // namespace warren::controllers

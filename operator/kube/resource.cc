@@ -47,6 +47,7 @@ WARREN_RESOURCE(namespaces, "", "v1", "Namespace", "namespaces", false)
 WARREN_RESOURCE(events, "", "v1", "Event", "events", true)
 WARREN_RESOURCE(statefulSets, "apps", "v1", "StatefulSet", "statefulsets", true)
 WARREN_RESOURCE(deployments, "apps", "v1", "Deployment", "deployments", true)
+WARREN_RESOURCE(jobs, "batch", "v1", "Job", "jobs", true)
 WARREN_RESOURCE(podDisruptionBudgets, "policy", "v1", "PodDisruptionBudget",
                 "poddisruptionbudgets", true)
 WARREN_RESOURCE(leases, "coordination.k8s.io", "v1", "Lease", "leases", true)

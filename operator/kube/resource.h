@@ -41,6 +41,7 @@ const ResourceType& namespaces();
 const ResourceType& events();
 const ResourceType& statefulSets();
 const ResourceType& deployments();
+const ResourceType& jobs();
 const ResourceType& podDisruptionBudgets();
 const ResourceType& leases();
 const ResourceType& customResourceDefinitions();

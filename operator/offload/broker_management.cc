@@ -144,6 +144,7 @@ HttpCall listQueueNames(const std::string& vhost) {
   return {"GET", "/api/queues/" + segment(vhost) + "?columns=name", ""};
 }
 HttpCall listQueueMembers() { return {"GET", "/api/queues?columns=name,vhost,type,members", ""}; }
+HttpCall listNodes() { return {"GET", "/api/nodes?columns=name,running", ""}; }
 HttpCall shrinkQuorumQueuesOn(const std::string& node) {
   return {"DELETE", "/api/queues/quorum/replicas/on/" + segment(node) + "/shrink", ""};
 }

@@ -67,6 +67,8 @@ HttpCall listQueueNames(const std::string& vhost);
 HttpCall getExchangeBindings(const std::string& vhost, const std::string& exchange);
 // Every queue of every vhost with its type and, for quorum queues, the nodes of its members.
 HttpCall listQueueMembers();
+// Every node of the cluster the broker knows, running or not, with whether it runs.
+HttpCall listNodes();
 // Removes the quorum-queue members on `node` (asynchronous: 202).
 HttpCall shrinkQuorumQueuesOn(const std::string& node);
 // Adds a member on `node` to every quorum queue that has none there.

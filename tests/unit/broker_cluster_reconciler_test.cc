@@ -256,6 +256,7 @@ TEST_F(BrokerClusterReconcilerTest, ScaleDownIsRefusedWithoutTheOptIn) {
 class FakeQueues {
  public:
   std::map<std::string, std::vector<std::string>> members;
+  std::map<std::string, bool> cluster_nodes;  // GET /api/nodes: each member node and whether it runs
   bool lag_shrink = false;
   std::vector<std::string> calls;
 
@@ -272,6 +273,11 @@ class FakeQueues {
     Result<offload::HttpAnswer> send(const offload::HttpCall& call) override {
       q_->calls.push_back(call.method + " " + call.path);
       const std::string prefix = "/api/queues/quorum/replicas/on/";
+      if (call.method == "GET" && call.path.rfind("/api/nodes", 0) == 0) {
+        json list = json::array();
+        for (const auto& [name, running] : q_->cluster_nodes) list.push_back({{"name", name}, {"running", running}});
+        return offload::HttpAnswer{200, list.dump()};
+      }
       if (call.method == "GET") {
         json list = json::array();
         for (const auto& [name, nodes] : q_->members) list.push_back({{"name", name}, {"vhost", "/"}, {"type", "quorum"}, {"members", nodes}});
@@ -333,6 +339,12 @@ TEST_F(BrokerClusterReconcilerTest, ScaleDownMovesQuorumQueueMembersOffTheDepart
   // Grown onto the remaining nodes before the departing one was shrunk.
   EXPECT_EQ(queues.members["orders"], (std::vector<std::string>{n1, n2, n0}));
 
+  // The departing node is recorded in status before the StatefulSet shrinks.
+  resync();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(client_->stored(kube::resources::statefulSets(), "ns", "bus-server")["spec"]["replicas"], 3);
+  EXPECT_EQ(client_->stored(api::brokerClusters(), "ns", "bus")["status"]["departedNodes"], json::array({n2}));
+
   resync();
   ASSERT_TRUE(reconcile().ok());
   EXPECT_EQ(client_->stored(kube::resources::statefulSets(), "ns", "bus-server")["spec"]["replicas"], 2);
@@ -340,6 +352,93 @@ TEST_F(BrokerClusterReconcilerTest, ScaleDownMovesQuorumQueueMembersOffTheDepart
   EXPECT_EQ(events("ScaleDownPrepared"), 1u);
   EXPECT_EQ(queues.members["orders"], (std::vector<std::string>{n1, n0}));
   EXPECT_EQ(queues.members["audit"], (std::vector<std::string>{n0, n1}));
+}
+
+// After the StatefulSet shrank: once the departed pod is gone, a Job makes the cluster forget the node;
+// when the brokers no longer list it, the Job goes and status.departedNodes is cleared.
+TEST_F(BrokerClusterReconcilerTest, DepartedNodesAreForgottenThroughAJobOnceTheirPodsAreGone) {
+  FakeQueues queues;
+  reconciler_ = std::make_unique<BrokerClusterReconciler>(
+      client_, informers_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
+      [](size_t n) { return std::string(n, 'r'); }, kDefaultSecretRecheck, queues.factory());
+  const std::string n0 = "rabbit@bus-server-0.bus-nodes.ns", n1 = "rabbit@bus-server-1.bus-nodes.ns",
+                    n2 = "rabbit@bus-server-2.bus-nodes.ns";
+  cluster({{"replicas", 2}, {"allowScaleDown", true}});
+  ASSERT_TRUE(reconcile().ok());
+  cacheChildren();
+  cluster({{"replicas", 2}, {"allowScaleDown", true}}, {{"departedNodes", {n2}}});
+  for (int i = 0; i < 3; ++i) pod(i, true);
+  queues.cluster_nodes = {{n0, true}, {n1, true}, {n2, true}};
+
+  auto waiting = reconcile();
+  ASSERT_TRUE(waiting.ok());
+  EXPECT_EQ(condition("ReconcileSuccess")["reason"], "ForgettingDepartedNodes");
+  EXPECT_THAT(condition("ReconcileSuccess")["message"].get<std::string>(), ::testing::HasSubstr("pod bus-server-2 to stop"));
+  ASSERT_TRUE(waiting->requeue_after.has_value());
+  EXPECT_TRUE(client_->stored(kube::resources::jobs(), "ns", "bus-forget-nodes").is_null());
+
+  // The pod is gone and the node stopped: the Job forgets it through a Ready member.
+  informers_.pods->apply({runtime::WatcherEvent::Type::kDelete, {{"metadata", {{"name", "bus-server-2"}, {"namespace", "ns"}}}}});
+  queues.cluster_nodes[n2] = false;
+  resync();
+  ASSERT_TRUE(reconcile().ok());
+  const json job = client_->stored(kube::resources::jobs(), "ns", "bus-forget-nodes");
+  ASSERT_TRUE(job.is_object());
+  EXPECT_TRUE(runtime::isControlledBy(job, client_->stored(api::brokerClusters(), "ns", "bus")["metadata"]["uid"]));
+  const json command = job["spec"]["template"]["spec"]["containers"][0]["command"];
+  EXPECT_EQ(command[command.size() - 2], n0);  // through
+  EXPECT_EQ(command.back(), n2);
+  EXPECT_EQ(job["spec"]["template"]["spec"]["subdomain"], "bus-nodes");
+  EXPECT_FALSE(job["spec"]["template"]["metadata"]["labels"].contains(api::kClusterLabel));  // never taken for a broker
+  EXPECT_EQ(condition("ReconcileSuccess")["reason"], "ForgettingDepartedNodes");
+  EXPECT_EQ(events("ForgettingDepartedNodes"), 1u);
+
+  // Still running: no second Job.
+  resync();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(client_->writesTo("jobs").size(), 1u);
+
+  // Forgotten: the Job goes, status says nothing is owed, and the cluster is left alone afterwards.
+  queues.cluster_nodes.erase(n2);
+  resync();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_TRUE(client_->stored(kube::resources::jobs(), "ns", "bus-forget-nodes").is_null());
+  EXPECT_FALSE(client_->stored(api::brokerClusters(), "ns", "bus")["status"].contains("departedNodes"));
+  EXPECT_EQ(condition("ReconcileSuccess")["reason"], "Success");
+  EXPECT_EQ(events("DepartedNodesForgotten"), 1u);
+  resync();
+  const size_t calls = queues.calls.size();
+  client_->clearCalls();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_TRUE(client_->writes().empty());
+  EXPECT_EQ(queues.calls.size(), calls);
+}
+
+TEST_F(BrokerClusterReconcilerTest, AScaleUpWaitsUntilDepartedNodesAreForgottenAndATakenBackScaleDownOwesNothing) {
+  FakeQueues queues;
+  reconciler_ = std::make_unique<BrokerClusterReconciler>(
+      client_, informers_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
+      [](size_t n) { return std::string(n, 'r'); }, kDefaultSecretRecheck, queues.factory());
+  const std::string n0 = "rabbit@bus-server-0.bus-nodes.ns", n1 = "rabbit@bus-server-1.bus-nodes.ns",
+                    n2 = "rabbit@bus-server-2.bus-nodes.ns";
+  cluster({{"replicas", 2}, {"allowScaleDown", true}});
+  ASSERT_TRUE(reconcile().ok());
+  cacheChildren();
+  for (int i = 0; i < 2; ++i) pod(i, true);
+  queues.cluster_nodes = {{n0, true}, {n1, true}, {n2, false}};
+
+  // Scaled up again before n2 was forgotten: the StatefulSet stays at 2, the forget goes on.
+  cluster({{"replicas", 3}, {"allowScaleDown", true}}, {{"departedNodes", {n2}}});
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(client_->stored(kube::resources::statefulSets(), "ns", "bus-server")["spec"]["replicas"], 2);
+  EXPECT_TRUE(client_->stored(kube::resources::jobs(), "ns", "bus-forget-nodes").is_object());
+
+  // A scale-down recorded but taken back before the StatefulSet shrank: its node is a member still.
+  client_->erase(kube::resources::jobs(), "ns", "bus-forget-nodes");
+  cluster({{"replicas", 2}, {"allowScaleDown", true}}, {{"departedNodes", {n1}}});
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_FALSE(client_->stored(api::brokerClusters(), "ns", "bus")["status"].contains("departedNodes"));
+  EXPECT_TRUE(client_->stored(kube::resources::jobs(), "ns", "bus-forget-nodes").is_null());
 }
 
 TEST(ScaleDown, TheBrokersRefusingIsAnErrorNotAGo) {
