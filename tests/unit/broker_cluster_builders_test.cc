@@ -83,6 +83,34 @@ TEST(BrokerClusterStatefulSetTest, PreStopHandsOverWithinTheGracePeriod) {
   EXPECT_FALSE(buildStatefulSet(cluster)["spec"]["template"]["spec"]["containers"][0].contains("lifecycle"));
 }
 
+// The forget Job: the cluster's image, its cookie and long node names; the node names are arguments of the
+// script, never spliced into it; restricted like the brokers; no broker label on its pod.
+TEST(BrokerClusterForgetJobTest, RunsForgetClusterNodeThroughARunningMember) {
+  api::BrokerCluster cluster = load("seed001");
+  const json job = buildForgetNodesJob(cluster, cluster.nodeName(0), {cluster.nodeName(3), cluster.nodeName(4)});
+  EXPECT_EQ(job["metadata"]["name"], cluster.name + "-forget-nodes");
+  EXPECT_EQ(job["metadata"]["annotations"][kDepartedNodesAnnotation], cluster.nodeName(3) + "," + cluster.nodeName(4));
+  EXPECT_EQ(job["metadata"]["ownerReferences"][0]["kind"], "BrokerCluster");
+  const json pod = job["spec"]["template"]["spec"];
+  const json container = pod["containers"][0];
+  EXPECT_EQ(container["image"], cluster.spec.image);
+  EXPECT_EQ(container["command"], json::array({"sh", "-c", container["command"][2], "forget-nodes", cluster.nodeName(0),
+                                               cluster.nodeName(3), cluster.nodeName(4)}));
+  const std::string script = container["command"][2];
+  EXPECT_THAT(script, HasSubstr("forget_cluster_node \"$node\""));
+  EXPECT_THAT(script, ::testing::Not(HasSubstr(cluster.name)));
+  EXPECT_EQ(pod["subdomain"], cluster.headlessServiceName());
+  EXPECT_EQ(pod["restartPolicy"], "Never");
+  EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true);
+  EXPECT_EQ(container["securityContext"]["allowPrivilegeEscalation"], false);
+  EXPECT_EQ(pod["volumes"][1]["secret"]["secretName"], cluster.erlangCookieSecretName());
+  const json labels = job["spec"]["template"]["metadata"]["labels"];
+  EXPECT_FALSE(labels.contains(api::kClusterLabel));
+  bool selected = true;
+  for (const auto& [key, value] : cluster.selectorLabels()) selected = selected && labels.value(key, "") == value;
+  EXPECT_FALSE(selected) << "the brokers' Services and PodDisruptionBudget would select the Job's pod";
+}
+
 TEST(BrokerClusterConfigTest, PeerDiscoveryUsesTheStatefulSetDnsNames) {
   const auto cluster = load("seed000");
   const std::string conf = renderRabbitmqConf(cluster);
