@@ -27,6 +27,9 @@
 #     shrinks, and no member is left on them); the cluster then forgets the
 #     two departed nodes (warren's Job), and a scale to 4 starts a fresh node
 #     under a forgotten node's name that joins;
+#   - examples/seed-000-counting as shipped (images made local, storage
+#     ephemeral) on 2 real nodes: QuorumAtRisk=TooFewReplicas, and its MQTT
+#     counting survives a SIGKILL of the active broker without a reset;
 #   - deleting everything and `hack/real-node.sh down` leave nothing on the
 #     host (processes, bridge, iptables rules, mounts, sysctls).
 # Prints the figures: node up time, cluster formation time, failover gap.
@@ -40,6 +43,7 @@ TAG=e2e-test
 RELEASE_NS=warren-real-system
 NS=warren-real
 APP_NS=warren-real-app
+SEED_NS=warren-real-seed000
 RABBITMQ_IMAGE=localhost/rabbitmq:4.0.5-warren
 step() { printf '[real-node %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 fail() {
@@ -48,7 +52,7 @@ fail() {
   K logs -n "$RELEASE_NS" -l app.kubernetes.io/name=warren-operator --tail 30 >&2 2>/dev/null || true
   exit 1
 }
-wait_for() { # SECONDS DESCRIPTION COMMAND...
+wait_for() { # SECONDS DESCRIPTION COMMAND... (COMMAND runs again each second: pass a function, not "$(...)")
   local seconds="$1" what="$2"; shift 2
   local deadline=$((SECONDS + seconds))
   until "$@" >/dev/null 2>&1; do ((SECONDS < deadline)) || fail "timed out waiting for $what"; sleep 1; done
@@ -66,7 +70,7 @@ cleanup() {
   set +e
   if [[ -n "${LOAD_PID:-}" ]]; then kill "$LOAD_PID" 2>/dev/null || true; fi
   HELM uninstall warren -n "$RELEASE_NS" >/dev/null 2>&1 || true
-  K delete namespace "$NS" "$APP_NS" "$RELEASE_NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
+  K delete namespace "$NS" "$APP_NS" "$SEED_NS" "$RELEASE_NS" --ignore-not-found --wait=false >/dev/null 2>&1 || true
   for node in $(kwok_nodes 2>/dev/null); do K uncordon "$node" >/dev/null 2>&1 || true; done
   "$WARREN_ROOT/hack/real-node.sh" down >/dev/null 2>&1
   [[ -n "${LOAD:-}" ]] && rm -rf "$LOAD"
@@ -87,7 +91,7 @@ node_seconds=$((SECONDS - started))
 for node in $(kwok_nodes); do K cordon "$node" >/dev/null; done
 
 step "helm install with the local image: the operator in pods"
-K delete namespace "$NS" "$APP_NS" "$RELEASE_NS" --ignore-not-found >/dev/null
+K delete namespace "$NS" "$APP_NS" "$SEED_NS" "$RELEASE_NS" --ignore-not-found >/dev/null
 HELM install warren "$CHART" -n "$RELEASE_NS" --create-namespace --set replicas=2 \
   --set image.repository=localhost/warren-operator --set image.tag="$TAG" --set image.pullPolicy=Never \
   --set logFormat=text >/dev/null || fail "helm install"
@@ -124,7 +128,8 @@ member_nodes() { # every member the cluster lists, running or stopped
   K exec -n "$NS" rabbit-server-0 -c rabbitmq -- rabbitmq-diagnostics cluster_status --formatter json |
     python3 -c 'import json,sys; print(len(json.load(sys.stdin)["disk_nodes"]))'
 }
-wait_for 120 "one cluster of 3 running nodes" test "$(running_nodes 2>/dev/null)" == 3
+running_nodes_are() { [[ "$(running_nodes 2>/dev/null)" == "$1" ]]; }
+wait_for 120 "one cluster of 3 running nodes" running_nodes_are 3
 formation_seconds=$((SECONDS - formed))
 version=$(K exec -n "$NS" rabbit-server-0 -c rabbitmq -- rabbitmq-diagnostics server_version --quiet)
 step "cluster of 3 running nodes, RabbitMQ $version, formed in ${formation_seconds} s"
@@ -299,7 +304,8 @@ rolled() { # REPLICAS: the StatefulSet runs its current revision on every replic
 revision=$(K get sts rabbit-server -n "$NS" -o jsonpath='{.status.currentRevision}')
 roll_started=$SECONDS
 K patch bc rabbit -n "$NS" --type merge -p '{"spec":{"rabbitmq":{"additionalConfig":"log.console.level = info"}}}' >/dev/null
-wait_for 60 "a new StatefulSet revision" test "$(K get sts rabbit-server -n "$NS" -o jsonpath='{.status.updateRevision}')" != "$revision"
+new_revision() { [[ "$(K get sts rabbit-server -n "$NS" -o jsonpath='{.status.updateRevision}')" != "$revision" ]]; }
+wait_for 60 "a new StatefulSet revision" new_revision
 wait_for 600 "the rolling restart" rolled 3
 roll_seconds=$((SECONDS - roll_started))
 step "rolling restart of 3 brokers done in ${roll_seconds} s; scaling to 5"
@@ -332,7 +338,7 @@ for queue in json.loads(sys.argv[1]):
         assert not departed, (queue["name"], departed)
         assert len(queue["members"]) == 3, (queue["name"], queue["members"])
 PY
-wait_for 120 "3 running nodes after the scale-down" test "$(running_nodes 2>/dev/null)" == 3
+wait_for 120 "3 running nodes after the scale-down" running_nodes_are 3
 # The departed nodes are forgotten (a Job runs forget_cluster_node): the
 # cluster's members are the 3 remaining nodes, not 3 running and 2 stopped.
 forgotten() { [[ -z "$(K get bc rabbit -n "$NS" -o jsonpath='{.status.departedNodes}')" ]] && [[ "$(member_nodes 2>/dev/null)" == 3 ]]; }
@@ -353,16 +359,80 @@ read -r confirmed lost stall <<<"$(python3 -c 'import json,sys; r=json.load(sys.
 ((confirmed > 0)) || fail "nothing was confirmed"
 ((lost == 0)) || fail "$lost confirmed messages were lost: $report"
 
+step "seed 000's example as shipped, on 2 real nodes (only the images local and the storage ephemeral)"
+K create namespace "$SEED_NS" >/dev/null
+for manifest in broker-cluster counting-service; do
+  K create -n "$SEED_NS" --dry-run=client -o json -f "$WARREN_ROOT/examples/seed-000-counting/$manifest.yaml" |
+    python3 -c '
+import json, sys
+o = json.load(sys.stdin); spec = o["spec"]
+if o["kind"] == "BrokerCluster":
+    spec["image"] = sys.argv[1]; spec["persistence"] = {"ephemeral": True}
+else:
+    spec["serviceImage"] = spec["clientImage"] = sys.argv[2]
+print(json.dumps(o))' "$RABBITMQ_IMAGE" "localhost/warren-counting:$TAG" | K apply -n "$SEED_NS" -f - >/dev/null ||
+    fail "cannot apply examples/seed-000-counting/$manifest.yaml"
+done
+seed_count() { K logs -n "$SEED_NS" deployment/demo-client --tail 200 2>/dev/null | sed -n 's/.*received.*count=\([0-9]*\).*/\1/p' | tail -n1; }
+seed_counting() { local c; c=$(seed_count); [[ -n "$c" && "$c" -gt "${1:-0}" ]]; }
+wait_for 300 "seed 000's client to receive counts" seed_counting
+[[ "$(K get bc counting -n "$SEED_NS" -o jsonpath='{.status.conditions[?(@.type=="QuorumAtRisk")].reason}')" == TooFewReplicas ]] ||
+  fail "a 2-node cluster does not report QuorumAtRisk/TooFewReplicas"
+seed_active=$(K get bc counting -n "$SEED_NS" -o jsonpath='{.status.activeNode}')
+seed_pod=$(sed -n 's/^rabbit@\([^.]*\)\..*/\1/p' <<<"$seed_active")
+seed_before=$(seed_count)
+seed_killed_at=$(date +%s.%N)
+container=$(K get pod "$seed_pod" -n "$SEED_NS" -o jsonpath='{.status.containerStatuses[?(@.name=="rabbitmq")].containerID}')
+"$WARREN_ROOT/hack/real-node.sh" kill "${container#containerd://}"
+seed_moved() { [[ "$(K get bc counting -n "$SEED_NS" -o jsonpath='{.status.activeNode}')" != "$seed_active" ]]; }
+wait_for 180 "warren to move seed 000's active node" seed_moved
+seed_after=$(seed_count)
+wait_for 180 "seed 000's counts after the failover" seed_counting "$seed_after"
+seed_gap=$(python3 -c "import time; print(f'{time.time() - $seed_killed_at:.1f}')")
+(( $(seed_count) > seed_before )) || fail "seed 000's count went from $seed_before to $(seed_count): it was reset"
+step "seed 000 on 2 nodes: QuorumAtRisk=TooFewReplicas; $seed_pod's broker killed, counts $seed_before -> $(seed_count) (no reset), flowing again after ${seed_gap} s"
+K delete namespace "$SEED_NS" --wait=false >/dev/null
+
 step "scale to 4 again: a fresh node under a forgotten node's name joins"
 K patch bc rabbit -n "$NS" --type merge -p '{"spec":{"replicas":4}}' >/dev/null
 rejoined() { rolled 4 && [[ "$(member_nodes 2>/dev/null)" == 4 ]]; }
 wait_for 600 "4 running nodes" rejoined
 
-K logs -n "$RELEASE_NS" -l app.kubernetes.io/name=warren-operator --tail -1 2>/dev/null | grep -E ' error |Forbidden' &&
-  fail "the operator logged errors"
+step "password rotation: a new password in the default-user Secret reaches the running brokers"
+amqp_login() { # PASSWORD: exit 0 when the brokers accept it, 1 when they refuse the login, 2 otherwise
+  "$VENV/bin/python" -c '
+import sys, pika
+params = pika.ConnectionParameters(sys.argv[1], 5672, "/", pika.PlainCredentials(sys.argv[2], sys.argv[3]),
+                                   connection_attempts=1, socket_timeout=5)
+try:
+    pika.BlockingConnection(params).close()
+except (pika.exceptions.ProbableAuthenticationError, pika.exceptions.AuthenticationError):
+    sys.exit(1)
+except pika.exceptions.AMQPConnectionError as error:
+    said = str(error) + repr(error)
+    print(said, file=sys.stderr)
+    sys.exit(1 if "ACCESS_REFUSED" in said or "403" in said else 2)
+' "$service_ip" "$user" "$1"
+}
+old_password=$(secret_value password)
+new_password="rotated-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+K patch secret rabbit-default-user -n "$NS" --type merge -p "{\"stringData\":{\"password\":\"$new_password\"}}" >/dev/null
+rotated() { [[ "$(K get bc rabbit -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="PasswordSynced")].status}')" == True ]] &&
+            K get events -n "$NS" --field-selector reason=PasswordRotated -o name | grep -q .; }
+wait_for 120 "PasswordSynced after the rotation" rotated
+amqp_login "$new_password" || fail "the brokers do not take the rotated password (exit $?)"
+refused=0; amqp_login "$old_password" 2>/dev/null || refused=$?
+((refused == 1)) || fail "the old password was not refused as a login (exit $refused)"
+unset old_password new_password
+step "the brokers accept the new password and refuse the old one"
+
+# A create refused in a namespace being deleted (seed 000's, deleted above while warren still
+# reconciled its cluster) is no permission problem: the same exception as tests/e2e/run.sh.
+K logs -n "$RELEASE_NS" -l app.kubernetes.io/name=warren-operator --tail -1 2>/dev/null | grep -E ' error |Forbidden' |
+  grep -v 'because it is being terminated' && fail "the operator logged errors"
 
 step "delete everything; the node down leaves the host as it was"
-K delete namespace "$NS" "$APP_NS" --wait=true --timeout=120s >/dev/null || fail "namespaces $NS and $APP_NS not deleted"
+K delete namespace "$NS" "$APP_NS" "$SEED_NS" --wait=true --timeout=120s >/dev/null || fail "namespaces $NS, $APP_NS and $SEED_NS not deleted"
 HELM uninstall warren -n "$RELEASE_NS" >/dev/null
 for node in $(kwok_nodes); do K uncordon "$node" >/dev/null; done
 "$WARREN_ROOT/hack/real-node.sh" down
@@ -371,6 +441,6 @@ diff /tmp/warren-real-node.before /tmp/warren-real-node.after >&2 || fail "the h
 for p in "$WARREN_BIN/kubelet" "$WARREN_BIN/kube-proxy" "$WARREN_BIN/coredns" "containerd --config" containerd-shim-runc-v2; do
   ! pgrep -f "$p" >/dev/null || fail "$p still runs"
 done
-printf 'FIGURES real node: node up %s s; 3-node RabbitMQ 4.0.5 cluster formed %s s after apply; failovers (from the failure) %srolling restart of 3 in %s s, scale 3->5 in %s s, scale 5->3 in %s s (departed nodes forgotten after %s s), with %s confirmed, 0 lost, longest publish stall %s s\n' \
-  "$node_seconds" "$formation_seconds" "$GAPS" "$roll_seconds" "$scale_seconds" "$down_seconds" "$forget_seconds" "$confirmed" "$stall"
+printf 'FIGURES real node: node up %s s; 3-node RabbitMQ 4.0.5 cluster formed %s s after apply; failovers (from the failure) %srolling restart of 3 in %s s, scale 3->5 in %s s, scale 5->3 in %s s (departed nodes forgotten after %s s), with %s confirmed, 0 lost, longest publish stall %s s; seed 000 on 2 nodes: counts again %s s after the kill\n' \
+  "$node_seconds" "$formation_seconds" "$GAPS" "$roll_seconds" "$scale_seconds" "$down_seconds" "$forget_seconds" "$confirmed" "$stall" "$seed_gap"
 step "passed"
