@@ -43,7 +43,7 @@ Flags:
   --leader-election-id NAME       name of the Lease (default: warren-operator-leader)
   --max-concurrent-reconciles N   workers per controller (default: 2)
   --binding-workers N    workers of the BrokerBinding controller, which reroutes every
-                         binding of a cluster at once after a move (default: 16)
+                         binding of a cluster at once after a move (default: 4)
   --offload-image IMAGE  image of OffloadPipeline coordinators that name none (default:
                          warren-operator:<version>, the operator's own image)
   --version              print the version and exit

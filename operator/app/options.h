@@ -30,8 +30,10 @@ struct Options {
   int max_concurrent_reconciles = 2;
   // BrokerBinding's own: a move of the active node fans out to every binding
   // of the cluster at once, each a few API round trips that mostly wait on the
-  // API server, so more of them run side by side than for other kinds.
-  int binding_workers = 16;
+  // API server, so more of them run side by side than for other kinds. More
+  // than 4 measured no faster against a 2-core API server (README, reroute
+  // benchmark); a bigger control plane may take more.
+  int binding_workers = 4;
   std::string offload_image;  // "" = api::kDefaultOffloadImage
   bool show_help = false;
   bool show_version = false;
