@@ -9,9 +9,12 @@
 #                                   as the StatefulSet warren renders expects it:
 #                                   user rabbitmq with uid/gid 999, HOME
 #                                   /var/lib/rabbitmq, logs to stdout, the
-#                                   management, prometheus and MQTT plugins on.
-# Cached in $WARREN_CACHE/images; rebuilt when this script, pause.c or the
-# RabbitMQ version changes.
+#                                   management, prometheus and MQTT plugins on;
+#   localhost/coredns:warren        CoreDNS (the static binary hack/build-tools.sh
+#                                   builds from the Go module proxy), one file in
+#                                   the image, user 65532.
+# Cached in $WARREN_CACHE/images; rebuilt when this script, pause.c, the
+# RabbitMQ version or the CoreDNS binary changes.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
@@ -19,11 +22,14 @@ IMAGES="$WARREN_CACHE/images"
 PAUSE_ARCHIVE="$IMAGES/pause-warren.tar"
 RABBITMQ_IMAGE="localhost/rabbitmq:$RABBITMQ_ROOTFS_VERSION-warren"
 RABBITMQ_ARCHIVE="$IMAGES/rabbitmq-$RABBITMQ_ROOTFS_VERSION-warren.tar"
+COREDNS_ARCHIVE="$IMAGES/coredns-warren.tar"
+COREDNS_BIN="$WARREN_BIN/coredns"
 STAMP="$IMAGES/.node-images.stamp"
-pin="$RABBITMQ_ROOTFS_VERSION $(cat "${BASH_SOURCE[0]}" "$WARREN_ROOT/hack/tools/pause/pause.c" | sha256sum | cut -c1-16)"
+[[ -x "$COREDNS_BIN" ]] || die "$COREDNS_BIN is missing: run hack/build-tools.sh"
+pin="$RABBITMQ_ROOTFS_VERSION $(cat "${BASH_SOURCE[0]}" "$WARREN_ROOT/hack/tools/pause/pause.c" | sha256sum | cut -c1-16) $(stat -c %s-%Y "$COREDNS_BIN")"
 
-if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$pin" && -s "$PAUSE_ARCHIVE" && -s "$RABBITMQ_ARCHIVE" ]]; then
-  echo "$PAUSE_ARCHIVE $RABBITMQ_ARCHIVE"
+if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$pin" && -s "$PAUSE_ARCHIVE" && -s "$RABBITMQ_ARCHIVE" && -s "$COREDNS_ARCHIVE" ]]; then
+  echo "$PAUSE_ARCHIVE $RABBITMQ_ARCHIVE $COREDNS_ARCHIVE"
   exit 0
 fi
 for tool in gcc podman; do command -v "$tool" >/dev/null || die "$tool is missing: run hack/install-deps.sh"; done
@@ -40,6 +46,14 @@ tar -C "$work/pause" -c pause | podman import --quiet \
   --change 'ENTRYPOINT ["/pause"]' --change 'USER 65535:65535' - localhost/pause:warren >/dev/null
 podman save --quiet --format docker-archive -o "$PAUSE_ARCHIVE.partial" localhost/pause:warren
 mv "$PAUSE_ARCHIVE.partial" "$PAUSE_ARCHIVE"
+
+log "building localhost/coredns:warren"
+mkdir -p "$work/coredns"
+cp "$COREDNS_BIN" "$work/coredns/coredns"
+tar -C "$work/coredns" -c coredns | podman import --quiet \
+  --change 'ENTRYPOINT ["/coredns"]' --change 'USER 65532:65532' - localhost/coredns:warren >/dev/null
+podman save --quiet --format docker-archive -o "$COREDNS_ARCHIVE.partial" localhost/coredns:warren
+mv "$COREDNS_ARCHIVE.partial" "$COREDNS_ARCHIVE"
 
 log "building $RABBITMQ_IMAGE from Debian trixie's rabbitmq-server"
 rootfs="$("$WARREN_ROOT/hack/build-rabbitmq-rootfs.sh")"
@@ -60,5 +74,5 @@ tar -C "$work/rabbitmq" -c . | podman import --quiet \
 podman save --quiet --format docker-archive -o "$RABBITMQ_ARCHIVE.partial" "$RABBITMQ_IMAGE"
 mv "$RABBITMQ_ARCHIVE.partial" "$RABBITMQ_ARCHIVE"
 printf '%s' "$pin" >"$STAMP"
-log "node images ready: $PAUSE_ARCHIVE $RABBITMQ_ARCHIVE"
-echo "$PAUSE_ARCHIVE $RABBITMQ_ARCHIVE"
+log "node images ready: $PAUSE_ARCHIVE $RABBITMQ_ARCHIVE $COREDNS_ARCHIVE"
+echo "$PAUSE_ARCHIVE $RABBITMQ_ARCHIVE $COREDNS_ARCHIVE"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # A real node next to the kwok nodes of the local control plane: containerd
-# with runc, a CNI bridge, the kubelet, kube-proxy and CoreDNS, so pods run
+# with runc, a CNI bridge, the kubelet, kube-proxy and CoreDNS (a pod), so pods run
 # real processes. Called by `hack/local-cluster.sh up --real-node` (which
 # first makes the API server reachable from pods) and by `down`.
 #
@@ -14,11 +14,13 @@
 # the scheduler may place any pod there, so a test that needs real processes
 # cordons the kwok nodes or selects this label. Volumes: the StorageClass
 # real-node-local with 6 local PersistentVolumes of 2Gi on the node's disk
-# (WARREN_REAL_NODE_VOLUMES). Its images (pause, RabbitMQ 4.0.5, warren's)
+# (WARREN_REAL_NODE_VOLUMES). Its images (pause, RabbitMQ 4.0.5, CoreDNS, warren's)
 # are built here by hack/build-node-images.sh and imported; nothing is pulled.
 # Pods get addresses from $REAL_NODE_SUBNET on the bridge $REAL_NODE_BRIDGE,
-# and forwarding rules keep their traffic on that bridge. CoreDNS runs beside
-# the kubelet on the host and answers on the bridge's address. `down` leaves
+# and forwarding rules keep their traffic on that bridge. CoreDNS runs as a
+# pod (Deployment kube-system/coredns from the image localhost/coredns:warren,
+# in-cluster config, its own ServiceAccount) behind the Service kube-dns at
+# $CLUSTER_DNS, the kubelet's clusterDNS. `down` leaves
 # no process, mount, network namespace, bridge, iptables rule or changed
 # sysctl behind. The README's "Real pods" section says what differs from a
 # node of a production cluster.
@@ -33,6 +35,9 @@ KUBECONFIG_PATH="$DIR/kubeconfig"
 APISERVER="https://127.0.0.1:${WARREN_APISERVER_PORT:-16443}"
 SOCKET="$NODE_DIR/containerd/containerd.sock"
 KUBELET_PORT=20250
+# The cluster DNS Service (kube-dns) in the API server's service range 10.96.0.0/16.
+CLUSTER_DNS=10.96.0.10
+COREDNS_IMAGE=localhost/coredns:warren
 # What the host looked like before the node: restored by `down`.
 HOST_STATE="$DIR/real-node.host-state"
 # Sysctls the kubelet, the bridge plugin and kube-proxy change.
@@ -159,7 +164,7 @@ cgroupDriver: cgroupfs
 failSwapOn: false
 oomScoreAdj: 0
 makeIPTablesUtilChains: false
-clusterDNS: [$REAL_NODE_GATEWAY]
+clusterDNS: [$CLUSTER_DNS]
 clusterDomain: cluster.local
 resolvConf: $NODE_DIR/kubelet/resolv.conf
 podLogsDir: $NODE_DIR/kubelet/pod-logs
@@ -171,38 +176,17 @@ evictionHard: {memory.available: 100Mi, nodefs.available: 1%, imagefs.available:
 EOF
 }
 
-write_coredns_config() {
-  mkdir -p "$NODE_DIR/coredns"
-  cat >"$NODE_DIR/coredns/Corefile" <<EOF
-.:53 {
-    bind $REAL_NODE_GATEWAY
-    errors
-    kubernetes cluster.local in-addr.arpa ip6.arpa {
-        kubeconfig $NODE_DIR/coredns/kubeconfig warren-local
-        pods insecure
-        fallthrough in-addr.arpa ip6.arpa
-    }
-    cache 5
-}
-EOF
-}
-
-make_node_credentials() {
-  mkdir -p "$NODE_DIR/pki"
-  cp "$PKI/ca.crt" "$NODE_DIR/pki/"
-  # The Node authorizer and RBAC recognise the kubelet by this name and group; kube-proxy and CoreDNS by the
-  # users the default ClusterRoleBindings name (system:node-proxier, and a read-only binding below).
-  sign_cert "$NODE_DIR/pki" kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "extendedKeyUsage=clientAuth" "$PKI"
-  sign_cert "$NODE_DIR/pki" kube-proxy "/CN=system:kube-proxy" "extendedKeyUsage=clientAuth" "$PKI"
-  sign_cert "$NODE_DIR/pki" coredns "/CN=warren:coredns" "extendedKeyUsage=clientAuth" "$PKI"
-  client_kubeconfig "$NODE_DIR/kubelet/kubeconfig" "$APISERVER" "$NODE_DIR/pki" kubelet
-  mkdir -p "$NODE_DIR/kube-proxy"
-  client_kubeconfig "$NODE_DIR/kube-proxy/kubeconfig" "$APISERVER" "$NODE_DIR/pki" kube-proxy
-  client_kubeconfig "$NODE_DIR/coredns/kubeconfig" "$APISERVER" "$NODE_DIR/pki" coredns
-  kubectl apply -f - >/dev/null <<EOF
+# CoreDNS as a pod, as in a production cluster: non-root on port 1053 (the Service maps 53 to it, so it
+# needs no capability), the kubernetes plugin with the pod's ServiceAccount, readiness from its ready plugin.
+coredns_manifest() {
+  cat <<EOF
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: coredns, namespace: kube-system, labels: {warren.dev/real-node: "true"}}
+---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRole
-metadata: {name: "warren:coredns"}
+metadata: {name: "warren:coredns", labels: {warren.dev/real-node: "true"}}
 rules:
 - apiGroups: [""]
   resources: [endpoints, services, pods, namespaces]
@@ -213,11 +197,75 @@ rules:
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
-metadata: {name: "warren:coredns"}
+metadata: {name: "warren:coredns", labels: {warren.dev/real-node: "true"}}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: "warren:coredns"}
 subjects:
-- {apiGroup: rbac.authorization.k8s.io, kind: User, name: "warren:coredns"}
+- {kind: ServiceAccount, name: coredns, namespace: kube-system}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: coredns, namespace: kube-system, labels: {warren.dev/real-node: "true"}}
+data:
+  Corefile: |
+    .:1053 {
+        errors
+        ready :8181
+        kubernetes cluster.local in-addr.arpa ip6.arpa {
+            pods insecure
+            fallthrough in-addr.arpa ip6.arpa
+        }
+        cache 5
+    }
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: coredns, namespace: kube-system, labels: {warren.dev/real-node: "true"}}
+spec:
+  replicas: 1
+  selector: {matchLabels: {k8s-app: kube-dns}}
+  template:
+    metadata: {labels: {k8s-app: kube-dns}}
+    spec:
+      serviceAccountName: coredns
+      dnsPolicy: Default
+      nodeSelector: {warren.dev/real-node: "true"}
+      securityContext: {runAsNonRoot: true, runAsUser: 65532, runAsGroup: 65532, seccompProfile: {type: RuntimeDefault}}
+      containers:
+      - name: coredns
+        image: $COREDNS_IMAGE
+        imagePullPolicy: Never
+        args: [-conf, /etc/coredns/Corefile]
+        ports:
+        - {name: dns, containerPort: 1053, protocol: UDP}
+        - {name: dns-tcp, containerPort: 1053, protocol: TCP}
+        readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 5}
+        resources: {requests: {cpu: 50m, memory: 32Mi}, limits: {memory: 128Mi}}
+        securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+        volumeMounts: [{name: config, mountPath: /etc/coredns, readOnly: true}]
+      volumes: [{name: config, configMap: {name: coredns}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: kube-dns, namespace: kube-system, labels: {warren.dev/real-node: "true"}}
+spec:
+  clusterIP: $CLUSTER_DNS
+  selector: {k8s-app: kube-dns}
+  ports:
+  - {name: dns, port: 53, targetPort: 1053, protocol: UDP}
+  - {name: dns-tcp, port: 53, targetPort: 1053, protocol: TCP}
 EOF
+}
+
+make_node_credentials() {
+  mkdir -p "$NODE_DIR/pki"
+  cp "$PKI/ca.crt" "$NODE_DIR/pki/"
+  # The Node authorizer and RBAC recognise the kubelet by this name and group; kube-proxy by the user the
+  # default ClusterRoleBinding system:node-proxier names.
+  sign_cert "$NODE_DIR/pki" kubelet "/O=system:nodes/CN=system:node:$NODE_NAME" "extendedKeyUsage=clientAuth" "$PKI"
+  sign_cert "$NODE_DIR/pki" kube-proxy "/CN=system:kube-proxy" "extendedKeyUsage=clientAuth" "$PKI"
+  client_kubeconfig "$NODE_DIR/kubelet/kubeconfig" "$APISERVER" "$NODE_DIR/pki" kubelet
+  mkdir -p "$NODE_DIR/kube-proxy"
+  client_kubeconfig "$NODE_DIR/kube-proxy/kubeconfig" "$APISERVER" "$NODE_DIR/pki" kube-proxy
 }
 
 make_bridge() {
@@ -266,7 +314,7 @@ node_ready() {
 }
 
 dns_ready() {
-  python3 - "$REAL_NODE_GATEWAY" <<'EOF'
+  python3 - "$CLUSTER_DNS" <<'EOF'
 import socket, struct, sys
 # One A query for kubernetes.default.svc.cluster.local: any answer means CoreDNS serves the cluster zone.
 query = struct.pack(">HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0)
@@ -285,7 +333,7 @@ up() {
   [[ $(id -u) == 0 ]] || die "the real node needs root (containerd, the kubelet, network setup)"
   local tool
   for tool in containerd runc ctr iptables ip; do command -v "$tool" >/dev/null || die "$tool is missing: run hack/install-deps.sh"; done
-  for tool in kubelet kube-proxy coredns; do [[ -x "$WARREN_BIN/$tool" ]] || die "$WARREN_BIN/$tool is missing: run hack/build-tools.sh"; done
+  for tool in kubelet kube-proxy; do [[ -x "$WARREN_BIN/$tool" ]] || die "$WARREN_BIN/$tool is missing: run hack/build-tools.sh"; done
   [[ -f "$DIR/run/real-node" ]] ||
     die "the control plane does not serve a real node: use hack/local-cluster.sh up --real-node"
   if pid_of kubelet >/dev/null && node_ready; then
@@ -299,7 +347,6 @@ up() {
   make_bridge
   write_containerd_config
   write_kubelet_config
-  write_coredns_config
   make_node_credentials
 
   launch containerd containerd --config "$NODE_DIR/containerd/config.toml"
@@ -321,9 +368,13 @@ up() {
     --metrics-bind-address 127.0.0.1:20249 --healthz-bind-address 127.0.0.1:20256 \
     --nodeport-addresses 127.0.0.1/32 --conntrack-max-per-core 0 \
     --conntrack-tcp-timeout-established 0 --conntrack-tcp-timeout-close-wait 0 --v=1
-  launch coredns "$WARREN_BIN/coredns" -conf "$NODE_DIR/coredns/Corefile"
-  wait_for coredns 60 dns_ready
-  log "real node $NODE_NAME Ready in $((SECONDS - start)) s (pods on $REAL_NODE_SUBNET, DNS at $REAL_NODE_GATEWAY)"
+  coredns_manifest | kubectl apply -f - >/dev/null
+  if ! wait_for "cluster DNS" 90 dns_ready; then
+    kubectl -n kube-system get pods -l k8s-app=kube-dns -o wide >&2 || true
+    kubectl -n kube-system logs deployment/coredns --tail 20 >&2 || true
+    die "CoreDNS does not answer at $CLUSTER_DNS"
+  fi
+  log "real node $NODE_NAME Ready in $((SECONDS - start)) s (pods on $REAL_NODE_SUBNET, cluster DNS at $CLUSTER_DNS)"
 }
 
 node_containers() { ctr_ containers list --quiet 2>/dev/null || true; }
@@ -336,6 +387,7 @@ down() {
   # Pods first, through the kubelet, so that CNI removes their interfaces and addresses.
   if pid_of kubelet >/dev/null && kubectl get node "$NODE_NAME" >/dev/null 2>&1; then
     kubectl cordon "$NODE_NAME" >/dev/null 2>&1 || true
+    coredns_manifest | kubectl delete -f - --wait=false >/dev/null 2>&1 || true
     kubectl delete pods -A --field-selector "spec.nodeName=$NODE_NAME" --grace-period=1 --wait=false >/dev/null 2>&1 || true
     local deadline=$((SECONDS + 60))
     while [[ -n "$(running_tasks)" ]] && ((SECONDS < deadline)); do sleep 0.5; done
@@ -351,7 +403,6 @@ down() {
     for id in $(ctr_ tasks list --quiet 2>/dev/null); do ctr_ tasks delete --force "$id" >/dev/null 2>&1 || true; done
     for id in $(node_containers); do ctr_ containers delete "$id" >/dev/null 2>&1 || true; done
   fi
-  stop_process coredns
   stop_process kube-proxy
   [[ -x "$WARREN_BIN/kube-proxy" ]] && "$WARREN_BIN/kube-proxy" --cleanup --proxy-mode iptables >/dev/null 2>&1 || true
   stop_process containerd
@@ -375,7 +426,7 @@ down() {
 
 status() {
   local c ok=0
-  for c in containerd kubelet kube-proxy coredns; do
+  for c in containerd kubelet kube-proxy; do
     if pid_of "$c" >/dev/null; then echo "$c: running (pid $(pid_of "$c"))"; else echo "$c: stopped"; ok=1; fi
   done
   if node_ready; then echo "node $NODE_NAME: Ready"; else echo "node $NODE_NAME: not Ready"; ok=1; fi
