@@ -187,7 +187,10 @@ def run_once(kube, op, count, idle, workdir):
     stop_emulating.set()
     if emulator.is_alive():
         emulator.join()
-    kube.run("delete", "namespace", ns, "--wait=false")
+    # Gone before the next run starts: the garbage collector deleting N clusters' children would
+    # otherwise load the API server under the next operator's figures.
+    log(f"{op.name}: deleting namespace {ns}")
+    kube.run("delete", "namespace", ns, "--timeout=1800s")
     return {"operator": op.name, "children_s": children, "ready_s": ready,
             "writes_per_cluster": (writes1 - writes0) / count, "rss_mib": rss, "cpu_s": cpu,
             "idle_reads": reads2 - reads1, "idle_writes": writes2 - writes1, "idle_cpu_s": cpu2 - cpu,

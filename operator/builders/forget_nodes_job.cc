@@ -8,6 +8,7 @@
 // Service, PodDisruptionBudget or health check counts it as a broker.
 #include "builders/broker_cluster_children.h"
 #include "builders/pod_security.h"
+#include "common/text.h"
 
 namespace warren::builders {
 namespace {
@@ -34,12 +35,6 @@ constexpr const char* kForgetScript =
     "done\n"
     "exit $failed\n";
 
-std::string joined(const std::vector<std::string>& items) {
-  std::string out;
-  for (const auto& item : items) out += (out.empty() ? "" : ",") + item;
-  return out;
-}
-
 }  // namespace
 
 std::string forgetNodesJobName(const api::BrokerCluster& cluster) { return cluster.name + "-forget-nodes"; }
@@ -48,7 +43,7 @@ json buildForgetNodesJob(const api::BrokerCluster& cluster, const std::string& t
                          const std::vector<std::string>& departed) {
   const auto& spec = cluster.spec;
   json metadata = childMetadata(cluster, forgetNodesJobName(cluster));
-  metadata["annotations"] = {{kDepartedNodesAnnotation, joined(departed)}};
+  metadata["annotations"] = {{kDepartedNodesAnnotation, joined(departed, ",")}};
   json command = json::array({"sh", "-c", kForgetScript, "forget-nodes", through});
   for (const auto& node : departed) command.push_back(node);
   const json container = {

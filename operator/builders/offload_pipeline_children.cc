@@ -1,6 +1,7 @@
 #include "builders/offload_pipeline_children.h"
 
 #include "builders/pod_security.h"
+#include "common/text.h"
 #include "kube/http.h"
 #include "kube/tls_material.h"
 #include "runtime/object_helpers.h"
@@ -28,12 +29,6 @@ json secret(const json& owner, const api::OffloadPipeline& pipeline, const std::
           {"metadata", {{"name", name}, {"namespace", pipeline.ns}, {"labels", labels(pipeline, component)},
                         {"ownerReferences", json::array({runtime::controllerReference(owner)})}}},
           {"data", data}};
-}
-
-std::string joined(const std::vector<std::string>& values, const std::string& separator) {
-  std::string out;
-  for (const auto& value : values) out += (out.empty() ? "" : separator) + value;
-  return out;
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "builders/broker_cluster_children.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "controllers/scale_down.h"
 #include "failover/node_health.h"
 #include "kube/tls_material.h"
@@ -249,23 +250,24 @@ Status BrokerClusterReconciler::forgetDepartedNodes(const api::BrokerCluster& cl
     outcome.fail("NotOwned", runtime::notOwnedError(jobs, *job).message);
     return okStatus();
   }
+  auto removeJob = [&]() -> Status {
+    kube::DeleteOptions options;
+    options.propagation = kube::PropagationPolicy::kBackground;  // its pod goes with it
+    if (auto removed = client_->remove(jobs, cluster.ns, job_name, options); !removed && !removed.error().isNotFound()) {
+      return removed.error();
+    }
+    return okStatus();
+  };
   if (listed->stopped.empty()) {
     // Done: the Job (if any) has served its purpose.
     if (job) {
-      kube::DeleteOptions options;
-      options.propagation = kube::PropagationPolicy::kBackground;
-      if (auto removed = client_->remove(jobs, cluster.ns, job_name, options); !removed && !removed.error().isNotFound()) {
-        return removed.error();
-      }
+      if (auto removed = removeJob(); !removed) return removed;
     }
     outcome.departed_nodes = std::vector<std::string>{};
-    std::string names;
-    for (const auto& node : departed) names += (names.empty() ? "" : ", ") + node;
-    events_->record(cluster.raw, "Normal", "DepartedNodesForgotten", "the cluster no longer lists " + names);
+    events_->record(cluster.raw, "Normal", "DepartedNodesForgotten", "the cluster no longer lists " + joined(departed, ", "));
     return okStatus();
   }
-  std::string names;
-  for (const auto& node : listed->stopped) names += (names.empty() ? "" : ", ") + node;
+  const std::string names = joined(listed->stopped, ", ");
   if (!job) {
     if (ready_members.empty()) return wait("no node is Ready to run forget_cluster_node " + names + " through");
     auto created = client_->create(jobs, cluster.ns,
@@ -289,11 +291,7 @@ Status BrokerClusterReconciler::forgetDepartedNodes(const api::BrokerCluster& cl
   const json* complete = runtime::findCondition(conditions, "Complete");
   if (complete != nullptr && complete->value("status", "") == "True") {
     // It ran, yet the cluster lists them: try again with a fresh Job (the next reconcile creates it).
-    kube::DeleteOptions options;
-    options.propagation = kube::PropagationPolicy::kBackground;
-    if (auto removed = client_->remove(jobs, cluster.ns, job_name, options); !removed && !removed.error().isNotFound()) {
-      return removed.error();
-    }
+    if (auto removed = removeJob(); !removed) return removed;
   }
   return wait("Job " + job_name + " forgets " + names);
 }
