@@ -686,14 +686,32 @@ void addBrokerClusterController(runtime::Manager& manager, const std::string& ns
     runtime::InformerOptions pods{kube::resources::pods(), ns, owned, ""};
     pods.watcher.name = "pods";
     pods.transform_name = "broker-pod-health";
+    pods.skip_unchanged_updates = true;
     pods.transform = [](json& pod) {
       runtime::pruneTo(pod, {"/spec/nodeName"_json_pointer, "/status/phase"_json_pointer, "/status/conditions"_json_pointer});
     };
     informers.pods = manager.addInformer(pods);
     runtime::InformerOptions nodes{kube::resources::nodes(), "", "", ""};
     nodes.watcher.name = "nodes";
-    nodes.transform_name = "node-conditions";
-    nodes.transform = [](json& node) { runtime::pruneTo(node, {"/status/conditions"_json_pointer}); };
+    // Only each condition's type and status: kubelets (and kwok) rewrite heartbeat times every few seconds,
+    // and with them cached every heartbeat would wake every cluster with a pod on the node.
+    nodes.transform = [](json& node) {
+      runtime::pruneTo(node, {"/status/conditions"_json_pointer});
+      auto conditions = node.find("status");
+      if (conditions == node.end() || !conditions->is_object()) return;
+      auto list = conditions->find("conditions");
+      if (list == conditions->end() || !list->is_array()) return;
+      for (auto& condition : *list) {
+        if (!condition.is_object()) continue;
+        json kept = json::object();
+        for (const char* key : {"type", "status"}) {
+          if (condition.contains(key)) kept[key] = condition[key];
+        }
+        condition = std::move(kept);
+      }
+    };
+    nodes.transform_name = "node-condition-status";
+    nodes.skip_unchanged_updates = true;
     informers.nodes = manager.addInformer(nodes);
   }
   addBrokerClusterIndexes(informers);

@@ -52,6 +52,30 @@ Informer::~Informer() { stop(); }
 
 void Informer::addHandler(EventHandler handler) { handlers_.push_back(std::move(handler)); }
 
+namespace {
+
+// Whether `a` and `b` differ at most in metadata.resourceVersion.
+bool sameButResourceVersion(const nlohmann::json& a, const nlohmann::json& b) {
+  if (!a.is_object() || !b.is_object() || a.size() != b.size()) return a == b;
+  for (auto it = a.begin(); it != a.end(); ++it) {
+    const auto other = b.find(it.key());
+    if (other == b.end()) return false;
+    if (it.key() != "metadata" || !it->is_object() || !other->is_object()) {
+      if (*it != *other) return false;
+      continue;
+    }
+    if (it->size() != other->size()) return false;
+    for (auto field = it->begin(); field != it->end(); ++field) {
+      if (field.key() == "resourceVersion") continue;
+      const auto same = other->find(field.key());
+      if (same == other->end() || *field != *same) return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 ObjectPtr Informer::prepare(nlohmann::json&& object) {
   // Items of typed lists carry no apiVersion/kind; cached objects always do.
   if (!object.contains("apiVersion")) object["apiVersion"] = options_.type.apiVersion();
@@ -106,6 +130,7 @@ void Informer::apply(WatcherEvent&& event) {
     case WatcherEvent::Type::kApply: {
       ObjectPtr object = prepare(std::move(event.object));
       ObjectPtr old = store_.upsert(object);
+      if (old && options_.skip_unchanged_updates && sameButResourceVersion(*old, *object)) return;
       for (const auto& h : handlers_) {
         if (old && h.on_update) guarded("update", object, [&] { h.on_update(old, object); });
         if (!old && h.on_add) guarded("add", object, [&] { h.on_add(object); });

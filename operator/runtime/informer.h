@@ -50,6 +50,12 @@ struct InformerOptions {
   // transform_name.
   std::function<void(nlohmann::json&)> transform;
   std::string transform_name;
+  // An update whose cached form equals the previous one but for
+  // metadata.resourceVersion is stored without calling the handlers: for
+  // caches whose transform drops what changes all the time (a Node's
+  // heartbeats), so those changes wake no controller. Never for
+  // metadata-only caches, where the resourceVersion is the change.
+  bool skip_unchanged_updates = false;
 };
 
 class Informer {

@@ -95,6 +95,27 @@ TEST(InformerTransformTest, CachesOnlyWhatTheTransformKeeps) {
   EXPECT_FALSE((*informer.store().get("n/b")).contains("status"));  // watch events too; absent stays absent
 }
 
+// A heartbeat the transform drops changes nothing a handler could see: the store takes the new
+// resourceVersion, no handler runs; a real change still reaches them.
+TEST(InformerTransformTest, UpdatesThatOnlyChangeTheResourceVersionWakeNoHandlerWhenAsked) {
+  InformerOptions options{kube::resources::nodes(), "", "", ""};
+  options.transform = [](json& object) { pruneTo(object, {"/status/ready"_json_pointer}); };
+  options.skip_unchanged_updates = true;
+  Informer informer(nullptr, options);
+  int updates = 0;
+  informer.addHandler({nullptr, [&](const ObjectPtr&, const ObjectPtr&) { ++updates; }, nullptr});
+  auto node = [](const std::string& rv, bool ready, const std::string& heartbeat) {
+    return json{{"metadata", {{"name", "n1"}, {"resourceVersion", rv}}},
+                {"status", {{"ready", ready}, {"heartbeat", heartbeat}}}};
+  };
+  informer.apply({WatcherEvent::Type::kApply, node("1", true, "10:00:00")});
+  informer.apply({WatcherEvent::Type::kApply, node("2", true, "10:00:10")});
+  EXPECT_EQ(updates, 0);
+  EXPECT_EQ((*informer.store().get("n1"))["metadata"]["resourceVersion"], "2");
+  informer.apply({WatcherEvent::Type::kApply, node("3", false, "10:00:20")});
+  EXPECT_EQ(updates, 1);
+}
+
 TEST(StoreTest, IndexesByNamespaceOwnerAndCustom) {
   Store store;
   store.addIndex("by-color", [](const json& o) {
