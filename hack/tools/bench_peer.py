@@ -12,9 +12,10 @@ peak RSS after it). Runs alternate A/B/A/B. Figures are printed, never
 asserted. Usage (hack/bench.sh --peer runs it):
 
   bench_peer.py --kubectl K --kubeconfig F --warren BIN --peer BIN --peer-crds DIR
-                [--clusters 100] [--idle 120] [--rounds 2]
+                [--clusters 100] [--idle 120] [--rounds 2] [--only warren|cluster-operator]
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import re
@@ -190,6 +191,12 @@ def run_once(kube, op, count, idle, workdir):
     # Gone before the next run starts: the garbage collector deleting N clusters' children would
     # otherwise load the API server under the next operator's figures.
     log(f"{op.name}: deleting namespace {ns}")
+    if op.kind == "RabbitmqCluster":
+        # cluster-operator's deletion finalizer would hold the namespace forever with the operator stopped.
+        names = kube.run("get", op.plural, "-n", ns, "-o", "name").split()
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda name: kube.run("patch", "-n", ns, name, "--type=merge",
+                                                "-p", '{"metadata":{"finalizers":null}}', check=False), names))
     kube.run("delete", "namespace", ns, "--timeout=1800s")
     return {"operator": op.name, "children_s": children, "ready_s": ready,
             "writes_per_cluster": (writes1 - writes0) / count, "rss_mib": rss, "cpu_s": cpu,
@@ -208,6 +215,8 @@ def main():
     parser.add_argument("--clusters", type=int, default=100)
     parser.add_argument("--idle", type=int, default=120)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--only", choices=("warren", "cluster-operator"),
+                        help="run one operator alone (e.g. to try a setting), not the A/B comparison")
     args = parser.parse_args()
     kube = Kube(args.kubectl, args.kubeconfig)
     kube.run("apply", "--server-side", "--force-conflicts", "-f", args.peer_crds)
@@ -224,6 +233,8 @@ def main():
                                  [args.peer, "--metrics-bind-address", "127.0.0.1:18096", "--zap-log-level", "error"],
                                  env, 18096)):
             op = factory()
+            if args.only and op.name != args.only:
+                continue
             log(f"{op.name}: {args.clusters} clusters, {args.idle} s idle")
             result = run_once(kube, op, args.clusters, args.idle, workdir)
             log(json.dumps(result))
