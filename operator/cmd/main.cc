@@ -2,6 +2,7 @@
 // server, reports which warren CRDs are installed, then runs the manager
 // (health, readiness and metrics endpoints; leader election; controllers)
 // until SIGTERM/SIGINT.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -77,6 +78,11 @@ std::string hostIdentity() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc gives threads that allocate at the same time arenas of their own, up to 8 per core, and
+  // freed memory stays in each. The operator's threads (HTTP client pool, informers, workers) mostly
+  // wait on the network; two arenas serve them, and the initial lists after a restart no longer leave
+  // memory spread over many (N=1000: RSS after a restart 152 MiB instead of 202, see README).
+  mallopt(M_ARENA_MAX, 2);
   using warren::log::Field;
   warren::app::ShutdownSignal::instance().install();
 
