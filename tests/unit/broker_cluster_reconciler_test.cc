@@ -73,6 +73,20 @@ class BrokerClusterReconcilerTest : public ::testing::Test {
   }
 
   void runningClusterWith(class FakeUsers& users);
+  // The reconciler, reaching the brokers' management API through `management`.
+  void useManagement(ManagementFactory management) {
+    reconciler_ = std::make_unique<BrokerClusterReconciler>(
+        client_, informers_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
+        [](size_t n) { return std::string(n, 'r'); }, kDefaultSecretRecheck, std::move(management));
+  }
+  // A 2-node cluster with allowScaleDown whose children exist and are cached.
+  void reconciledWithTwoNodes(ManagementFactory management) {
+    useManagement(std::move(management));
+    cluster({{"replicas", 2}, {"allowScaleDown", true}});
+    ASSERT_TRUE(reconcile().ok());
+    cacheChildren();
+  }
+  static std::string nodeName(int ordinal) { return "rabbit@bus-server-" + std::to_string(ordinal) + ".bus-nodes.ns"; }
 
   std::shared_ptr<testing::FakeClient> client_;
   BrokerClusterReconciler::Informers informers_;
@@ -315,15 +329,12 @@ class FakeQueues {
 
 TEST_F(BrokerClusterReconcilerTest, ScaleDownMovesQuorumQueueMembersOffTheDepartingNodesFirst) {
   FakeQueues queues;
-  reconciler_ = std::make_unique<BrokerClusterReconciler>(
-      client_, informers_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
-      [](size_t n) { return std::string(n, 'r'); }, kDefaultSecretRecheck, queues.factory());
+  useManagement(queues.factory());
   cluster({{"replicas", 3}});
   ASSERT_TRUE(reconcile().ok());
   cacheChildren();
   for (int i = 0; i < 3; ++i) pod(i, true);
-  const std::string n0 = "rabbit@bus-server-0.bus-nodes.ns", n1 = "rabbit@bus-server-1.bus-nodes.ns",
-                    n2 = "rabbit@bus-server-2.bus-nodes.ns";
+  const std::string n0 = nodeName(0), n1 = nodeName(1), n2 = nodeName(2);
   queues.members["orders"] = {n1, n2};
   queues.members["audit"] = {n0, n1, n2};
   queues.lag_shrink = true;
@@ -358,14 +369,8 @@ TEST_F(BrokerClusterReconcilerTest, ScaleDownMovesQuorumQueueMembersOffTheDepart
 // when the brokers no longer list it, the Job goes and status.departedNodes is cleared.
 TEST_F(BrokerClusterReconcilerTest, DepartedNodesAreForgottenThroughAJobOnceTheirPodsAreGone) {
   FakeQueues queues;
-  reconciler_ = std::make_unique<BrokerClusterReconciler>(
-      client_, informers_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
-      [](size_t n) { return std::string(n, 'r'); }, kDefaultSecretRecheck, queues.factory());
-  const std::string n0 = "rabbit@bus-server-0.bus-nodes.ns", n1 = "rabbit@bus-server-1.bus-nodes.ns",
-                    n2 = "rabbit@bus-server-2.bus-nodes.ns";
-  cluster({{"replicas", 2}, {"allowScaleDown", true}});
-  ASSERT_TRUE(reconcile().ok());
-  cacheChildren();
+  const std::string n0 = nodeName(0), n1 = nodeName(1), n2 = nodeName(2);
+  ASSERT_NO_FATAL_FAILURE(reconciledWithTwoNodes(queues.factory()));
   cluster({{"replicas", 2}, {"allowScaleDown", true}}, {{"departedNodes", {n2}}});
   for (int i = 0; i < 3; ++i) pod(i, true);
   queues.cluster_nodes = {{n0, true}, {n1, true}, {n2, true}};
@@ -416,14 +421,8 @@ TEST_F(BrokerClusterReconcilerTest, DepartedNodesAreForgottenThroughAJobOnceThei
 
 TEST_F(BrokerClusterReconcilerTest, AScaleUpWaitsUntilDepartedNodesAreForgottenAndATakenBackScaleDownOwesNothing) {
   FakeQueues queues;
-  reconciler_ = std::make_unique<BrokerClusterReconciler>(
-      client_, informers_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
-      [](size_t n) { return std::string(n, 'r'); }, kDefaultSecretRecheck, queues.factory());
-  const std::string n0 = "rabbit@bus-server-0.bus-nodes.ns", n1 = "rabbit@bus-server-1.bus-nodes.ns",
-                    n2 = "rabbit@bus-server-2.bus-nodes.ns";
-  cluster({{"replicas", 2}, {"allowScaleDown", true}});
-  ASSERT_TRUE(reconcile().ok());
-  cacheChildren();
+  const std::string n0 = nodeName(0), n1 = nodeName(1), n2 = nodeName(2);
+  ASSERT_NO_FATAL_FAILURE(reconciledWithTwoNodes(queues.factory()));
   for (int i = 0; i < 2; ++i) pod(i, true);
   queues.cluster_nodes = {{n0, true}, {n1, true}, {n2, false}};
 
