@@ -52,6 +52,17 @@ nlohmann::json buildConfigMap(const api::BrokerCluster& cluster);
 nlohmann::json buildStatefulSet(const api::BrokerCluster& cluster);
 nlohmann::json buildPodDisruptionBudget(const api::BrokerCluster& cluster);
 
+// What the broker StatefulSet and the forget Job share: the Erlang cookie
+// Secret as a volume (mounted at kCookieSecretMount), the shell lines that
+// install it where the Erlang VM and the CLI tools read it, and the cluster's
+// placement and pull settings (nodeSelector, tolerations, imagePullSecrets).
+inline constexpr const char* kCookieSecretMount = "/tmp/erlang-cookie-secret";
+inline constexpr const char* kInstallCookieLines =
+    "cp /tmp/erlang-cookie-secret/cookie /var/lib/rabbitmq/.erlang.cookie\n"
+    "chmod 600 /var/lib/rabbitmq/.erlang.cookie\n";
+nlohmann::json erlangCookieVolume(const api::BrokerCluster& cluster);
+void placeLikeBrokers(const api::BrokerCluster& cluster, nlohmann::json& pod_spec);
+
 // The Job that runs `rabbitmqctl forget_cluster_node` for each of `departed`
 // on `through` (a running member) after a safe scale-down; its annotation
 // kDepartedNodesAnnotation lists `departed`, comma-separated.

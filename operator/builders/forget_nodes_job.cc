@@ -18,11 +18,10 @@ using json = nlohmann::json;
 // Arguments: the running member to call, then the nodes to forget. A node
 // already forgotten fails its call; the controller checks the outcome through
 // the management API either way.
-constexpr const char* kForgetScript =
-    "set -u\n"
-    "umask 077\n"
-    "cp /tmp/erlang-cookie-secret/cookie \"$HOME/.erlang.cookie\"\n"
-    "chmod 600 \"$HOME/.erlang.cookie\"\n"
+const std::string kForgetScript =
+    std::string("set -u\n"
+                "umask 077\n") +
+    kInstallCookieLines +
     "through=$1\n"
     "shift\n"
     "failed=0\n"
@@ -50,29 +49,21 @@ json buildForgetNodesJob(const api::BrokerCluster& cluster, const std::string& t
       {"name", "forget-nodes"},
       {"image", spec.image},
       {"command", command},
+      // HOME is where kInstallCookieLines puts the cookie, and where rabbitmqctl looks for it.
       {"env", json::array({{{"name", "HOME"}, {"value", "/var/lib/rabbitmq"}},
                            {{"name", "RABBITMQ_USE_LONGNAME"}, {"value", "true"}}})},
       {"securityContext", brokerContainerSecurity()},
       {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "128Mi"}}}, {"limits", {{"memory", "256Mi"}}}}},
       {"volumeMounts", json::array({{{"name", "rabbitmq-home"}, {"mountPath", "/var/lib/rabbitmq"}},
-                                    {{"name", "erlang-cookie-secret"}, {"mountPath", "/tmp/erlang-cookie-secret"}}})}};
+                                    {{"name", "erlang-cookie-secret"}, {"mountPath", kCookieSecretMount}}})}};
   json pod_spec = {
       {"restartPolicy", "Never"},
       {"hostname", "warren-forget-nodes"},
       {"subdomain", cluster.headlessServiceName()},
       {"securityContext", brokerPodSecurity()},
       {"containers", json::array({container})},
-      {"volumes", json::array({{{"name", "rabbitmq-home"}, {"emptyDir", json::object()}},
-                               {{"name", "erlang-cookie-secret"},
-                                {"secret", {{"secretName", cluster.erlangCookieSecretName()},
-                                            {"items", json::array({{{"key", "cookie"}, {"path", "cookie"}}})}}}}})}};
-  if (!spec.node_selector.empty()) pod_spec["nodeSelector"] = spec.node_selector;
-  if (spec.tolerations.is_array()) pod_spec["tolerations"] = spec.tolerations;
-  if (!spec.image_pull_secrets.empty()) {
-    json secrets = json::array();
-    for (const auto& name : spec.image_pull_secrets) secrets.push_back({{"name", name}});
-    pod_spec["imagePullSecrets"] = secrets;
-  }
+      {"volumes", json::array({{{"name", "rabbitmq-home"}, {"emptyDir", json::object()}}, erlangCookieVolume(cluster)})}};
+  placeLikeBrokers(cluster, pod_spec);
   const json pod_labels = {{"app.kubernetes.io/name", cluster.name},
                            {"app.kubernetes.io/component", "forget-nodes"},
                            {"app.kubernetes.io/part-of", "warren"},

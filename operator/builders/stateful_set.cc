@@ -15,11 +15,10 @@ namespace {
 
 using json = nlohmann::json;
 
-constexpr const char* kSetupScript =
-    "set -eu\n"
-    "umask 077\n"
-    "cp /tmp/erlang-cookie-secret/cookie /var/lib/rabbitmq/.erlang.cookie\n"
-    "chmod 600 /var/lib/rabbitmq/.erlang.cookie\n"
+const std::string kSetupScript =
+    std::string("set -eu\n"
+                "umask 077\n") +
+    kInstallCookieLines +
     "mkdir -p /etc/rabbitmq/conf.d\n"
     "cp /tmp/rabbitmq-config/10-warren.conf /tmp/rabbitmq-config/90-additional.conf /etc/rabbitmq/conf.d/\n"
     "cp /tmp/rabbitmq-config/enabled_plugins /etc/rabbitmq/enabled_plugins\n"
@@ -60,6 +59,23 @@ json defaultAffinity(const api::BrokerCluster& cluster) {
 
 }  // namespace
 
+json erlangCookieVolume(const api::BrokerCluster& cluster) {
+  return {{"name", "erlang-cookie-secret"},
+          {"secret", {{"secretName", cluster.erlangCookieSecretName()},
+                      {"items", json::array({{{"key", "cookie"}, {"path", "cookie"}}})}}}};
+}
+
+void placeLikeBrokers(const api::BrokerCluster& cluster, json& pod_spec) {
+  const auto& spec = cluster.spec;
+  if (!spec.node_selector.empty()) pod_spec["nodeSelector"] = spec.node_selector;
+  if (spec.tolerations.is_array()) pod_spec["tolerations"] = spec.tolerations;
+  if (!spec.image_pull_secrets.empty()) {
+    json secrets = json::array();
+    for (const auto& name : spec.image_pull_secrets) secrets.push_back({{"name", name}});
+    pod_spec["imagePullSecrets"] = secrets;
+  }
+}
+
 json buildStatefulSet(const api::BrokerCluster& cluster) {
   const auto& spec = cluster.spec;
   json ports = json::array({containerPort("amqp", kAmqpPort), containerPort("management", kManagementPort),
@@ -81,9 +97,7 @@ json buildStatefulSet(const api::BrokerCluster& cluster) {
       {{{"name", "rabbitmq-etc"}, {"emptyDir", json::object()}},
        {{"name", "rabbitmq-home"}, {"emptyDir", json::object()}},
        {{"name", "rabbitmq-config"}, {"configMap", {{"name", cluster.configMapName()}}}},
-       {{"name", "erlang-cookie-secret"},
-        {"secret", {{"secretName", cluster.erlangCookieSecretName()},
-                    {"items", json::array({{{"key", "cookie"}, {"path", "cookie"}}})}}}},
+       erlangCookieVolume(cluster),
        {{"name", "default-user"},
         {"secret", {{"secretName", cluster.defaultUserSecretName()},
                     {"items", json::array({{{"key", "username"}, {"path", "username"}},
@@ -103,7 +117,7 @@ json buildStatefulSet(const api::BrokerCluster& cluster) {
        json::array({{{"name", "rabbitmq-etc"}, {"mountPath", "/etc/rabbitmq"}},
                     {{"name", "rabbitmq-home"}, {"mountPath", "/var/lib/rabbitmq"}},
                     {{"name", "rabbitmq-config"}, {"mountPath", "/tmp/rabbitmq-config"}},
-                    {{"name", "erlang-cookie-secret"}, {"mountPath", "/tmp/erlang-cookie-secret"}},
+                    {{"name", "erlang-cookie-secret"}, {"mountPath", kCookieSecretMount}},
                     {{"name", "default-user"}, {"mountPath", "/tmp/default-user"}}})}};
   json rabbitmq = {
       {"name", "rabbitmq"},
@@ -138,13 +152,7 @@ json buildStatefulSet(const api::BrokerCluster& cluster) {
                    {"containers", json::array({rabbitmq})},
                    {"volumes", volumes},
                    {"affinity", spec.affinity.is_object() ? spec.affinity : defaultAffinity(cluster)}};
-  if (!spec.node_selector.empty()) pod_spec["nodeSelector"] = spec.node_selector;
-  if (spec.tolerations.is_array()) pod_spec["tolerations"] = spec.tolerations;
-  if (!spec.image_pull_secrets.empty()) {
-    json secrets = json::array();
-    for (const auto& name : spec.image_pull_secrets) secrets.push_back({{"name", name}});
-    pod_spec["imagePullSecrets"] = secrets;
-  }
+  placeLikeBrokers(cluster, pod_spec);
 
   json sts_spec = {
       {"serviceName", cluster.headlessServiceName()},
