@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <functional>
+#include <optional>
 
 #include "api/broker_cluster.h"
 #include "binding/config_patch.h"
@@ -64,13 +65,17 @@ BrokerBindingReconciler::BrokerBindingReconciler(std::shared_ptr<kube::ObjectCli
                                                  std::shared_ptr<runtime::Informer> bindings,
                                                  std::shared_ptr<runtime::Informer> clusters,
                                                  std::shared_ptr<runtime::EventRecorder> events,
-                                                 std::chrono::milliseconds secret_recheck)
+                                                 std::chrono::milliseconds secret_recheck,
+                                                 std::shared_ptr<runtime::Informer> config_map_metadata)
     : client_(std::move(client)), bindings_(std::move(bindings)), clusters_(std::move(clusters)), events_(std::move(events)),
-      secret_recheck_(secret_recheck) {}
+      secret_recheck_(secret_recheck), config_map_metadata_(std::move(config_map_metadata)) {}
 
 runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Request& request) {
   const runtime::ObjectPtr object = bindings_->store().get(request.key());
-  if (!object || object->contains("/metadata/deletionTimestamp"_json_pointer)) return runtime::ReconcileResult{};
+  if (!object || object->contains("/metadata/deletionTimestamp"_json_pointer)) {
+    deferred_status_.drop(request.key());
+    return runtime::ReconcileResult{};
+  }
   runtime::StatusDraft status(*object);
   auto parsed = api::parseBrokerBinding(*object);
   if (!parsed) {
@@ -123,20 +128,35 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
   TargetOutcome outcome;
   for (const auto& target : binding.spec.targets) {
     const auto& type = target.isSecret() ? kube::resources::secrets() : kube::resources::configMaps();
-    auto live = client_->get(type, request.ns, target.name);
-    if (!live) {
-      if (!live.error().isNotFound()) return live.error();
-      outcome.missing += (outcome.missing.empty() ? "" : ", ") + target.kindName() + " " + target.name;
-      continue;
-    }
-    const json data = live->contains("data") && (*live)["data"].is_object() ? (*live)["data"] : json::object();
     std::string text;
-    if (const auto it = data.find(target.key); it != data.end() && it->is_string()) {
-      if (target.isSecret()) {
-        auto decoded = kube::base64Decode(it->get<std::string>());
-        if (decoded) text = *decoded;
-      } else {
-        text = it->get<std::string>();
+    std::string resource_version;
+    std::optional<TargetTextCache::Text> known;
+    if (!target.isSecret() && config_map_metadata_) {
+      if (const auto meta = config_map_metadata_->store().get(runtime::objectKey(request.ns, target.name))) {
+        known = written_targets_.current(request.ns, target.name, target.key,
+                                         runtime::stringAt(*meta, "/metadata/resourceVersion"_json_pointer));
+      }
+    }
+    if (known) {
+      text = std::move(known->text);
+      resource_version = std::move(known->resource_version);
+    } else {
+      auto live = client_->get(type, request.ns, target.name);
+      if (!live) {
+        if (!live.error().isNotFound()) return live.error();
+        written_targets_.forget(request.ns, target.name);
+        outcome.missing += (outcome.missing.empty() ? "" : ", ") + target.kindName() + " " + target.name;
+        continue;
+      }
+      resource_version = runtime::stringAt(*live, "/metadata/resourceVersion"_json_pointer);
+      const json data = live->contains("data") && (*live)["data"].is_object() ? (*live)["data"] : json::object();
+      if (const auto it = data.find(target.key); it != data.end() && it->is_string()) {
+        if (target.isSecret()) {
+          auto decoded = kube::base64Decode(it->get<std::string>());
+          if (decoded) text = *decoded;
+        } else {
+          text = it->get<std::string>();
+        }
       }
     }
     Result<std::string> patched = std::string();
@@ -162,10 +182,17 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
     if (*patched == text) continue;
     // A merge patch of this one key under warren's field manager, so managedFields shows warren owns exactly
     // it, with the resourceVersion read above as a precondition (a concurrent edit is a Conflict, retried).
-    const json patch = {{"metadata", {{"resourceVersion", live->value("/metadata/resourceVersion"_json_pointer, std::string())}}},
+    const json patch = {{"metadata", {{"resourceVersion", resource_version}}},
                         {"data", {{target.key, target.isSecret() ? kube::base64Encode(*patched) : *patched}}}};
     auto written = client_->patch(type, request.ns, target.name, kube::PatchType::kMerge, patch, {api::kFieldManager, false});
-    if (!written) return written.error();  // a conflict retries with backoff
+    if (!written) {
+      written_targets_.forget(request.ns, target.name);
+      return written.error();  // a conflict retries with backoff, reading the target again
+    }
+    if (!target.isSecret()) {
+      written_targets_.remember(request.ns, target.name, target.key,
+                                {runtime::stringAt(*written, "/metadata/resourceVersion"_json_pointer), *patched});
+    }
     log::info("target patched", {log::Field("binding", request.key()), log::Field("kind", target.kindName()),
                                  log::Field("name", target.name), log::Field("key", target.key), log::Field("node", node)});
     outcome.changed = true;
@@ -176,7 +203,13 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
   status.setCondition(outcome.invalid.empty() ? Condition{"InvalidPath", "False", "AllPathsValid", ""}
                                               : Condition{"InvalidPath", "True", "InvalidPath", outcome.invalid});
   // Microseconds: with lastFailover.time the reroute latency of each binding is read from status exactly.
-  if (outcome.changed) status.fields()["lastPatched"] = runtime::formatMicroTime(std::chrono::system_clock::now());
+  std::string patched_at;
+  if (outcome.changed) {
+    patched_at = runtime::formatMicroTime(std::chrono::system_clock::now());
+  } else if (auto deferred = deferred_status_.take(request.key(), node)) {
+    patched_at = *deferred;  // the targets were patched on the pass that put this status off
+  }
+  if (!patched_at.empty()) status.fields()["lastPatched"] = patched_at;
 
   // The cluster's credentials, copied next to the app when asked for, into a Secret this binding owns.
   std::string not_owned;
@@ -222,6 +255,14 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
                                        log::Field("name", workload.name), log::Field("node", node)});
     }
   }
+  // A move: every bound client's targets come before any binding's bookkeeping. This binding's status (and
+  // its Rerouted Event) waits behind the bindings already queued, which the same move woke.
+  if (outcome.changed && !previous.empty() && previous != node) {
+    deferred_status_.put(request.key(), node, patched_at);
+    runtime::ReconcileResult later;
+    later.requeue_after = std::chrono::milliseconds(0);
+    return later;
+  }
   bool rerouted = false;
   if (previous != node) {
     status.fields()["currentNode"] = node;
@@ -236,12 +277,14 @@ runtime::ReconcileOutcome BrokerBindingReconciler::reconcile(const runtime::Requ
   auto finished = finish(condition);
   // The move is announced once its status is written: a reconcile from a stale cache gets a Conflict above.
   if (finished && rerouted) {
-    if (auto at = kube::parseRfc3339(runtime::stringAt(*cluster_object, "/status/lastFailover/time"_json_pointer))) {
+    const auto moved_at = kube::parseRfc3339(runtime::stringAt(*cluster_object, "/status/lastFailover/time"_json_pointer));
+    const auto done_at = kube::parseRfc3339(patched_at);
+    if (moved_at && done_at) {
       metrics::registry()
           .histogram("warren_reroute_latency_seconds",
                      "From the active node's move to every target of a binding patched.", {}, metrics::latencyBuckets())
           .get()
-          .observe(std::chrono::duration<double>(std::chrono::system_clock::now() - *at).count());
+          .observe(std::chrono::duration<double>(*done_at - *moved_at).count());
     }
     events_->record(*object, "Normal", "Rerouted", "clients moved from " + previous + " to " + node);
   }
@@ -282,8 +325,9 @@ void addBrokerBindingController(runtime::Manager& manager, const std::string& ns
   config_map_options.transform = runtime::keepIdentityOnly;
   auto config_maps = manager.addInformer(config_map_options);
   auto secrets = addWarrenSecretsInformer(manager, ns);
-  auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
-  auto reconciler = std::make_shared<BrokerBindingReconciler>(manager.client(), bindings, clusters, events, secret_recheck);
+  auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator", runtime::EventDelivery::kBackground);
+  auto reconciler =
+      std::make_shared<BrokerBindingReconciler>(manager.client(), bindings, clusters, events, secret_recheck, config_maps);
   runtime::ControllerOptions options;
   options.name = "brokerbinding";
   options.max_concurrent_reconciles = workers;

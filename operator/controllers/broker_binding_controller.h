@@ -9,7 +9,9 @@
 #include <string>
 
 #include "api/broker_binding.h"
+#include "controllers/deferred_reroutes.h"
 #include "controllers/secret_recheck.h"
+#include "controllers/target_text_cache.h"
 #include "runtime/controller.h"
 #include "runtime/event_recorder.h"
 #include "runtime/manager.h"
@@ -24,10 +26,13 @@ inline constexpr const char* kReroutedToAnnotation = "warren.dev/rerouted-to";
 class BrokerBindingReconciler : public runtime::Reconciler {
  public:
   // `client` serves live reads (targets, Secrets) and every write; the
-  // informers serve the bindings and clusters from the cache.
+  // informers serve the bindings and clusters from the cache. With
+  // `config_map_metadata` (ConfigMaps' names and resourceVersions), a
+  // ConfigMap target warren wrote last is not read again (TargetTextCache).
   BrokerBindingReconciler(std::shared_ptr<kube::ObjectClient> client, std::shared_ptr<runtime::Informer> bindings,
                           std::shared_ptr<runtime::Informer> clusters, std::shared_ptr<runtime::EventRecorder> events,
-                          std::chrono::milliseconds secret_recheck = kDefaultSecretRecheck);
+                          std::chrono::milliseconds secret_recheck = kDefaultSecretRecheck,
+                          std::shared_ptr<runtime::Informer> config_map_metadata = nullptr);
   runtime::ReconcileOutcome reconcile(const runtime::Request& request) override;
 
  private:
@@ -36,6 +41,9 @@ class BrokerBindingReconciler : public runtime::Reconciler {
   std::shared_ptr<runtime::Informer> clusters_;
   std::shared_ptr<runtime::EventRecorder> events_;
   std::chrono::milliseconds secret_recheck_;
+  std::shared_ptr<runtime::Informer> config_map_metadata_;
+  TargetTextCache written_targets_;
+  DeferredReroutes deferred_status_;
 };
 
 void addBrokerBindingController(runtime::Manager& manager, const std::string& ns, int workers,

@@ -716,7 +716,7 @@ void addBrokerClusterController(runtime::Manager& manager, const std::string& ns
   }
   addBrokerClusterIndexes(informers);
   auto secrets = addWarrenSecretsInformer(manager, ns);
-  auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
+  auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator", runtime::EventDelivery::kBackground);
   auto reconciler = std::make_shared<BrokerClusterReconciler>(manager.client(), informers, events, randomAlphanumeric,
                                                               secret_recheck);
   runtime::ControllerOptions options;

@@ -351,7 +351,7 @@ void addOffloadPipelineController(runtime::Manager& manager, const std::string& 
   deployment_options.watcher.name = "deployments.apps(offload)";
   auto deployments = manager.addInformer(deployment_options);
   auto secrets = addWarrenSecretsInformer(manager, ns);
-  auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator");
+  auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator", runtime::EventDelivery::kBackground);
   auto reconciler = std::make_shared<OffloadPipelineReconciler>(manager.client(), pipelines, clusters, deployments,
                                                                 std::move(backends), events, std::move(settings));
   runtime::ControllerOptions options;

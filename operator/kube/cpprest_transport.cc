@@ -2,6 +2,7 @@
 
 #include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
+#include <pplx/threadpool.h>
 #include <openssl/ssl.h>
 
 #include "kube/tls_material.h"
@@ -109,6 +110,15 @@ Result<std::shared_ptr<CpprestTransport>> CpprestTransport::create(
     return Error::local("InvalidConfig", "server " + server + ": " + e.what());
   }
   return std::shared_ptr<CpprestTransport>(new CpprestTransport(std::move(impl)));
+}
+
+bool CpprestTransport::setIoThreads(size_t threads) {
+  try {
+    crossplat::threadpool::initialize_with_threads(threads);
+    return true;
+  } catch (const std::exception&) {
+    return false;  // already running with its size
+  }
 }
 
 Result<HttpResponse> CpprestTransport::send(const HttpRequest& request) {

@@ -27,6 +27,11 @@ class CpprestTransport : public HttpTransport {
   Result<HttpResponse> stream(const HttpRequest& request, int idle_timeout_seconds,
                               const LineHandler& on_line, Cancellation& cancel) override;
 
+  // Sizes cpprestsdk's I/O thread pool (40 threads unless told). Only a
+  // program's main calls it, once, before the first transport is created;
+  // false (and no change) when the pool already exists.
+  static bool setIoThreads(size_t threads);
+
  private:
   struct Impl;
   explicit CpprestTransport(std::unique_ptr<Impl> impl);

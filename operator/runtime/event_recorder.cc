@@ -9,6 +9,8 @@ namespace warren::runtime {
 namespace {
 
 constexpr size_t kMaxMessage = 1024;
+// client-go's broadcaster queues as many.
+constexpr size_t kMaxQueued = 1000;
 
 std::string randomSuffix() {
   static thread_local std::mt19937_64 engine{std::random_device{}()};
@@ -22,8 +24,48 @@ std::string randomSuffix() {
 }  // namespace
 
 EventRecorder::EventRecorder(std::shared_ptr<kube::ObjectWriter> writer, std::string component,
-                             std::chrono::minutes aggregation_window)
-    : writer_(std::move(writer)), component_(std::move(component)), window_(aggregation_window) {}
+                             EventDelivery delivery, std::chrono::minutes aggregation_window)
+    : writer_(std::move(writer)), component_(std::move(component)), window_(aggregation_window) {
+  if (delivery == EventDelivery::kBackground) sender_ = std::thread([this] { runQueue(); });
+}
+
+EventRecorder::~EventRecorder() {
+  if (!sender_.joinable()) return;
+  size_t dropped = 0;
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    stopping_ = true;
+    dropped = queue_.size();
+    queue_.clear();
+  }
+  queue_changed_.notify_all();
+  sender_.join();
+  if (dropped > 0) log::info("events not written at shutdown", {log::Field("count", std::to_string(dropped))});
+}
+
+void EventRecorder::runQueue() {
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  while (true) {
+    queue_changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    // FIFO with one delay for all, so the front is always the first due.
+    const auto due = queue_.front().due;
+    if (queue_changed_.wait_until(lock, due, [this] { return stopping_; })) return;
+    Pending next = std::move(queue_.front());
+    queue_.pop_front();
+    ++in_flight_;
+    lock.unlock();
+    deliver(next);
+    lock.lock();
+    --in_flight_;
+    queue_changed_.notify_all();
+  }
+}
+
+void EventRecorder::flush() {
+  std::unique_lock<std::mutex> lock(queue_mutex_);
+  queue_changed_.wait(lock, [this] { return stopping_ || (queue_.empty() && in_flight_ == 0); });
+}
 
 nlohmann::json EventRecorder::buildEvent(const nlohmann::json& object, const std::string& type,
                                          const std::string& reason, const std::string& message,
@@ -55,6 +97,35 @@ nlohmann::json EventRecorder::buildEvent(const nlohmann::json& object, const std
 
 void EventRecorder::record(const nlohmann::json& object, const std::string& type,
                            const std::string& reason, const std::string& message) {
+  const nlohmann::json metadata = object.value("metadata", nlohmann::json::object());
+  nlohmann::json reference = {{"apiVersion", object.value("apiVersion", "")},
+                              {"kind", object.value("kind", "")},
+                              {"metadata", nlohmann::json::object()}};
+  for (const char* field : {"name", "namespace", "uid", "resourceVersion"}) {
+    if (metadata.is_object() && metadata.contains(field)) reference["metadata"][field] = metadata[field];
+  }
+  Pending pending{std::move(reference), type, reason, message.substr(0, kMaxMessage),
+                  std::chrono::steady_clock::now() + kBackgroundDelay};
+  if (!sender_.joinable()) {
+    deliver(pending);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(queue_mutex_);
+    if (queue_.size() < kMaxQueued) {
+      queue_.push_back(std::move(pending));
+      queue_changed_.notify_all();
+      return;
+    }
+  }
+  log::warn("event queue full, event dropped", {log::Field("reason", reason)});
+}
+
+void EventRecorder::deliver(const Pending& pending) {
+  const nlohmann::json& object = pending.object;
+  const std::string& type = pending.type;
+  const std::string& reason = pending.reason;
+  const std::string& message = pending.message;
   const std::string uid = object.value("/metadata/uid"_json_pointer, std::string());
   const std::string key = uid + "\n" + type + "\n" + reason + "\n" + message.substr(0, kMaxMessage);
   const auto now = std::chrono::steady_clock::now();

@@ -103,9 +103,12 @@ void Informer::apply(WatcherEvent&& event) {
     case WatcherEvent::Type::kInit:
       relist_buffer_.clear();
       return;
-    case WatcherEvent::Type::kInitApply:
-      relist_buffer_.push_back(prepare(std::move(event.object)));
+    case WatcherEvent::Type::kInitApply: {
+      // Packed at once: a relist holds one page of trees at a time.
+      const ObjectPtr object = prepare(std::move(event.object));
+      relist_buffer_.push_back(store_.pack(*object));
       return;
+    }
     case WatcherEvent::Type::kInitDone: {
       const auto changes = store_.replace(std::move(relist_buffer_));
       relist_buffer_.clear();
@@ -113,12 +116,17 @@ void Informer::apply(WatcherEvent&& event) {
       // A relist parses whole pages at once; hand the freed memory back.
       malloc_trim(0);
       for (const auto& change : changes) {
+        const ObjectPtr current = change.deleted ? nullptr : store_.get(change.key);
         for (const auto& h : handlers_) {
-          if (!change.old_object && h.on_add) guarded("add", change.new_object, [&] { h.on_add(change.new_object); });
-          if (change.old_object && change.new_object && h.on_update) {
-            guarded("update", change.new_object, [&] { h.on_update(change.old_object, change.new_object); });
+          if (change.deleted) {
+            if (h.on_delete) guarded("delete", change.old_object, [&] { h.on_delete(change.old_object); });
+          } else if (!current) {
+            continue;
+          } else if (change.old_object) {
+            if (h.on_update) guarded("update", current, [&] { h.on_update(change.old_object, current); });
+          } else if (h.on_add) {
+            guarded("add", current, [&] { h.on_add(current); });
           }
-          if (!change.new_object && h.on_delete) guarded("delete", change.old_object, [&] { h.on_delete(change.old_object); });
         }
       }
       if (!synced_.exchange(true)) {

@@ -93,7 +93,7 @@ class Informer {
   Watcher watcher_;
   Store store_;
   std::vector<EventHandler> handlers_;
-  std::vector<ObjectPtr> relist_buffer_;
+  std::vector<Store::Entry> relist_buffer_;
   std::atomic<bool> synced_{false};
   std::mutex sync_mutex_;
   std::condition_variable sync_changed_;

@@ -1,5 +1,7 @@
 #include "runtime/store.h"
 
+#include <cstdint>
+
 namespace warren::runtime {
 namespace {
 
@@ -48,9 +50,14 @@ void Store::addIndex(const std::string& name, IndexFunc fn) {
   index_fns_[name] = std::move(fn);
 }
 
-void Store::indexLocked(const std::string& key, const nlohmann::json& object, bool add) {
+Store::Entry Store::pack(const nlohmann::json& object) const {
+  Entry entry;
+  entry.key = objectKey(object);
+  const std::string& key = entry.key;
+  const std::vector<std::uint8_t> bytes = nlohmann::json::to_msgpack(object);
+  entry.packed.assign(bytes.begin(), bytes.end());
+  entry.resource_version = resourceVersionOf(object);
   for (const auto& [name, fn] : index_fns_) {
-    auto& index = indexes_[name];
     std::vector<std::string> values;
     try {
       values = fn(object);
@@ -59,27 +66,44 @@ void Store::indexLocked(const std::string& key, const nlohmann::json& object, bo
       if (index_error_) index_error_(key, "index " + name + ": " + e.what());
       continue;
     }
-    for (const auto& value : values) {
-      if (add) {
-        index[value].insert(key);
-      } else if (auto it = index.find(value); it != index.end()) {
-        it->second.erase(key);
-        if (it->second.empty()) index.erase(it);
-      }
+    for (auto& value : values) entry.indexed.emplace_back(name, std::move(value));
+  }
+  entry.indexed.shrink_to_fit();
+  return entry;
+}
+
+ObjectPtr Store::unpack(const Entry& entry) {
+  return std::make_shared<const nlohmann::json>(nlohmann::json::from_msgpack(entry.packed));
+}
+
+void Store::fileLocked(const std::string& key, const Entry& entry) {
+  for (const auto& [name, value] : entry.indexed) indexes_[name][value].insert(key);
+}
+
+void Store::unfileLocked(const std::string& key, const Entry& entry) {
+  for (const auto& [name, value] : entry.indexed) {
+    auto index = indexes_.find(name);
+    if (index == indexes_.end()) continue;
+    if (auto it = index->second.find(value); it != index->second.end()) {
+      it->second.erase(key);
+      if (it->second.empty()) index->second.erase(it);
     }
   }
 }
 
 ObjectPtr Store::upsert(ObjectPtr object) {
   const std::string key = objectKey(*object);
+  Entry entry = pack(*object);
   std::unique_lock lock(mutex_);
   ObjectPtr previous;
   if (auto it = objects_.find(key); it != objects_.end()) {
-    previous = it->second;
-    indexLocked(key, *previous, false);
+    previous = unpack(it->second);
+    unfileLocked(key, it->second);
+    it->second = std::move(entry);
+    fileLocked(key, it->second);
+  } else {
+    fileLocked(key, objects_.emplace(key, std::move(entry)).first->second);
   }
-  indexLocked(key, *object, true);
-  objects_[key] = std::move(object);
   return previous;
 }
 
@@ -88,47 +112,46 @@ ObjectPtr Store::remove(const nlohmann::json& object) {
   std::unique_lock lock(mutex_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return nullptr;
-  ObjectPtr previous = it->second;
-  indexLocked(key, *previous, false);
+  ObjectPtr previous = unpack(it->second);
+  unfileLocked(key, it->second);
   objects_.erase(it);
   return previous;
 }
 
-std::vector<Store::Change> Store::replace(std::vector<ObjectPtr> objects) {
-  std::unordered_map<std::string, ObjectPtr> fresh;
-  fresh.reserve(objects.size());
-  for (auto& object : objects) fresh[objectKey(*object)] = std::move(object);
-
+std::vector<Store::Change> Store::replace(std::vector<Entry> entries) {
   std::unique_lock lock(mutex_);
+  std::unordered_map<std::string, Entry> fresh;
+  fresh.reserve(entries.size());
   std::vector<Change> changes;
-  for (const auto& [key, object] : fresh) {
-    auto old = objects_.find(key);
-    if (old == objects_.end()) {
-      changes.push_back({nullptr, object});
-    } else if (resourceVersionOf(*old->second) != resourceVersionOf(*object)) {
-      changes.push_back({old->second, object});
+  for (auto& entry : entries) {
+    if (auto old = objects_.find(entry.key); old == objects_.end()) {
+      changes.push_back({entry.key, nullptr});
+    } else if (old->second.resource_version != entry.resource_version) {
+      changes.push_back({entry.key, unpack(old->second)});
     }
+    std::string key = entry.key;
+    fresh[std::move(key)] = std::move(entry);
   }
-  for (const auto& [key, object] : objects_) {
-    if (fresh.count(key) == 0) changes.push_back({object, nullptr});
+  for (const auto& [key, entry] : objects_) {
+    if (fresh.count(key) == 0) changes.push_back({key, unpack(entry), true});
   }
   objects_ = std::move(fresh);
   indexes_.clear();
-  for (const auto& [key, object] : objects_) indexLocked(key, *object, true);
+  for (const auto& [key, entry] : objects_) fileLocked(key, entry);
   return changes;
 }
 
 ObjectPtr Store::get(const std::string& key) const {
   std::shared_lock lock(mutex_);
   const auto it = objects_.find(key);
-  return it == objects_.end() ? nullptr : it->second;
+  return it == objects_.end() ? nullptr : unpack(it->second);
 }
 
 std::vector<ObjectPtr> Store::list() const {
   std::shared_lock lock(mutex_);
   std::vector<ObjectPtr> out;
   out.reserve(objects_.size());
-  for (const auto& [key, object] : objects_) out.push_back(object);
+  for (const auto& [key, entry] : objects_) out.push_back(unpack(entry));
   return out;
 }
 
@@ -140,7 +163,7 @@ std::vector<ObjectPtr> Store::byIndex(const std::string& index, const std::strin
   const auto keys = by_name->second.find(value);
   if (keys == by_name->second.end()) return out;
   for (const auto& key : keys->second) {
-    if (auto it = objects_.find(key); it != objects_.end()) out.push_back(it->second);
+    if (auto it = objects_.find(key); it != objects_.end()) out.push_back(unpack(it->second));
   }
   return out;
 }
@@ -148,7 +171,7 @@ std::vector<ObjectPtr> Store::byIndex(const std::string& index, const std::strin
 std::vector<std::string> Store::keys() const {
   std::shared_lock lock(mutex_);
   std::vector<std::string> out;
-  for (const auto& [key, object] : objects_) out.push_back(key);
+  for (const auto& [key, entry] : objects_) out.push_back(key);
   return out;
 }
 

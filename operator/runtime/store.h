@@ -1,8 +1,10 @@
 // Store: the informer's thread-safe cache of objects, keyed "namespace/name"
-// (or "name" when cluster-scoped), with indexes. Objects are immutable
-// shared_ptrs, so readers never copy and never see a half-written object.
-// A relist is applied with replace(), which swaps in the new contents at
-// once and reports what was added, updated and deleted.
+// (or "name" when cluster-scoped), with indexes. Objects are held packed
+// (MessagePack bytes, about a sixth of the memory of nlohmann's tree) and
+// unpacked on every read into an immutable shared_ptr the reader owns, so
+// readers never see a half-written object. A relist is applied with
+// replace(), which swaps in the new contents at once and reports what was
+// added, updated and deleted.
 #pragma once
 
 #include <functional>
@@ -35,11 +37,6 @@ std::vector<std::string> controllerUidIndex(const nlohmann::json& object);
 
 class Store {
  public:
-  struct Change {
-    ObjectPtr old_object;  // null for an add
-    ObjectPtr new_object;  // null for a delete
-  };
-
   Store();
   // Must be called before the first write.
   void addIndex(const std::string& name, IndexFunc fn);
@@ -53,9 +50,28 @@ class Store {
   ObjectPtr upsert(ObjectPtr object);
   // Removes by the object's key; returns what was removed (null if none).
   ObjectPtr remove(const nlohmann::json& object);
+  // One object as the store holds it: its packed bytes, the resourceVersion
+  // a relist compares, and the (index, value) pairs it is filed under.
+  struct Entry {
+    std::string key;
+    std::string packed;
+    std::string resource_version;
+    std::vector<std::pair<std::string, std::string>> indexed;
+  };
+  // Packs an object outside the lock (indexes must all be added by then),
+  // so a relist holds one page of trees at a time, not the whole list.
+  Entry pack(const nlohmann::json& object) const;
+  static ObjectPtr unpack(const Entry& entry);
+
   // Replaces all contents; returns the differences (unchanged
-  // resourceVersions are not reported).
-  std::vector<Change> replace(std::vector<ObjectPtr> objects);
+  // resourceVersions are not reported). Adds and updates carry only their
+  // key: the new object is read with get(), one at a time.
+  struct Change {
+    std::string key;
+    ObjectPtr old_object;  // null for an add
+    bool deleted = false;
+  };
+  std::vector<Change> replace(std::vector<Entry> entries);
 
   ObjectPtr get(const std::string& key) const;
   std::vector<ObjectPtr> list() const;
@@ -64,11 +80,12 @@ class Store {
   size_t size() const;
 
  private:
-  void indexLocked(const std::string& key, const nlohmann::json& object, bool add);
+  void fileLocked(const std::string& key, const Entry& entry);
+  void unfileLocked(const std::string& key, const Entry& entry);
 
   std::function<void(const std::string& key, const std::string& what)> index_error_;
   mutable std::shared_mutex mutex_;
-  std::unordered_map<std::string, ObjectPtr> objects_;
+  std::unordered_map<std::string, Entry> objects_;
   std::map<std::string, IndexFunc> index_fns_;
   std::map<std::string, std::unordered_map<std::string, std::set<std::string>>> indexes_;
 };

@@ -3,8 +3,11 @@
 // is excluded) to each BrokerBinding's ConfigMap naming the new node, with
 // 1, 10, 100 and 1000 bindings on one cluster.
 //
-//   WARREN_TEST_KUBECONFIG=... warren_reroute_bench
+//   WARREN_TEST_KUBECONFIG=... warren_reroute_bench [BINDINGS WORKERS]
+// With BINDINGS and WORKERS, runs that one case, logging at info (each
+// target patched, with its time).
 #include <algorithm>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <thread>
@@ -146,10 +149,16 @@ void run(int bindings, const warren::kube::ClientOptions& operator_client, int w
 
 }  // namespace
 
-int main() {
-  warren::log::configure(warren::log::Level::kWarn, warren::log::Format::kText);
+int main(int argc, char** argv) {
   warren::kube::ClientOptions unlimited;
   unlimited.qps = -1;
+  if (argc == 3) {
+    warren::log::configure(warren::log::Level::kInfo, warren::log::Format::kText);
+    const int workers = std::atoi(argv[2]);
+    run(std::atoi(argv[1]), unlimited, workers, std::to_string(workers) + " workers, no client rate limit");
+    return 0;
+  }
+  warren::log::configure(warren::log::Level::kWarn, warren::log::Format::kText);
   const int workers = warren::app::Options{}.binding_workers;
   const std::string label = std::to_string(workers) + " workers, no client rate limit";
   for (int bindings : {1, 10, 100, 1000}) run(bindings, unlimited, workers, label);

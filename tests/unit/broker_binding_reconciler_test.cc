@@ -113,6 +113,49 @@ TEST_F(BrokerBindingReconcilerTest, PatchesExactlyTheTargetKeyUnderAPrecondition
   EXPECT_TRUE(client_->writes().empty());
 }
 
+// With the ConfigMaps' metadata cached, a move reads no target warren wrote last (one PATCH per target),
+// and still reads one that someone changed since: their edit is kept, the precondition is theirs.
+TEST_F(BrokerBindingReconcilerTest, AMoveReadsNoTargetItWroteLastButReadsOneSomeoneChanged) {
+  auto config_maps = testing::emptyCache(kube::resources::configMaps());
+  BrokerBindingReconciler reconciler(client_, bindings_, clusters_, std::make_shared<runtime::EventRecorder>(client_, "warren"),
+                                     kDefaultSecretRecheck, config_maps);
+  auto settle = [&] {
+    resync();
+    testing::cacheObject(*config_maps, client_->stored(kube::resources::configMaps(), "ns", "cfg"));
+    client_->clearCalls();
+  };
+  auto host = [&] {
+    const json stored = client_->stored(kube::resources::configMaps(), "ns", "cfg");
+    return json::parse(stored["data"]["c.json"].get<std::string>())["broker"]["host"].get<std::string>();
+  };
+  cluster(kNode0);
+  client_->seed(kube::resources::configMaps(), {{"metadata", {{"name", "cfg"}, {"namespace", "ns"}}},
+                                                {"data", {{"c.json", "{\"broker\": {\"host\": \"old\", \"port\": 1}}"}}}});
+  binding(kJsonTarget);
+  ASSERT_TRUE(reconciler.reconcile({"ns", "app"}).ok());
+  EXPECT_EQ(host(), api::nodeHost(kNode0));
+  settle();
+
+  cluster(kNode1);
+  ASSERT_TRUE(reconciler.reconcile({"ns", "app"}).ok());
+  EXPECT_EQ(client_->reads(), 0) << "the target's text came from what warren wrote";
+  EXPECT_EQ(client_->writesTo("configmaps").size(), 1u);
+  EXPECT_EQ(host(), api::nodeHost(kNode1));
+  settle();
+
+  // Someone rewrites the file; the cache shows a resourceVersion warren did not write.
+  client_->seed(kube::resources::configMaps(), {{"metadata", {{"name", "cfg"}, {"namespace", "ns"}}},
+                                                {"data", {{"c.json", "{\"broker\": {\"host\": \"theirs\", \"port\": 1}, \"added\": 1}"}}}});
+  testing::cacheObject(*config_maps, client_->stored(kube::resources::configMaps(), "ns", "cfg"));
+  client_->clearCalls();
+  cluster(kNode0);
+  ASSERT_TRUE(reconciler.reconcile({"ns", "app"}).ok());
+  EXPECT_EQ(client_->reads(), 1);
+  EXPECT_EQ(host(), api::nodeHost(kNode0));
+  const json stored = client_->stored(kube::resources::configMaps(), "ns", "cfg");
+  EXPECT_EQ(json::parse(stored["data"]["c.json"].get<std::string>())["added"], 1) << "their edit is kept";
+}
+
 TEST_F(BrokerBindingReconcilerTest, MissingTargetsAreReported) {
   cluster(kNode0);
   binding(kJsonTarget);
@@ -144,7 +187,7 @@ TEST_F(BrokerBindingReconcilerTest, ACredentialsSecretItDidNotCreateIsNeverOverw
   EXPECT_EQ(condition("Bound")["status"], "True");
 }
 
-TEST_F(BrokerBindingReconcilerTest, TwoReconcilesOnAStaleCacheMoveOnceAndAnnounceOnce) {
+TEST_F(BrokerBindingReconcilerTest, AMovePatchesTargetsFirstThenRecordsAndAnnouncesItOnce) {
   cluster(kNode1);
   client_->seed(kube::resources::configMaps(), {{"metadata", {{"name", "cfg"}, {"namespace", "ns"}}},
                                                 {"data", {{"c.json", "{\"broker\": {\"host\": \"x\", \"port\": 1}}"}}}});
@@ -153,10 +196,22 @@ TEST_F(BrokerBindingReconcilerTest, TwoReconcilesOnAStaleCacheMoveOnceAndAnnounc
   json spec = kJsonTarget;
   spec["workloads"] = {{{"name", "web"}}};
   binding(spec, {{"currentNode", kNode0}});
-  // First reconcile: targets patched, the workload restarted, the move recorded and announced.
+  // First pass: targets patched and the workload restarted; the status waits behind the other bindings.
+  auto first = reconcile();
+  ASSERT_TRUE(first.ok());
+  ASSERT_TRUE(first->requeue_after.has_value());
+  EXPECT_EQ(first->requeue_after->count(), 0);
+  EXPECT_EQ(client_->writesTo("configmaps").size(), 1u);
+  EXPECT_EQ(client_->writesTo("deployments").size(), 1u);
+  EXPECT_EQ(client_->stored(brokerBindings(), "ns", "app")["status"]["currentNode"], kNode0);
+  EXPECT_EQ(events("Rerouted"), 0u);
+  // Second pass: the move is recorded, with the time of the first pass, and announced.
   ASSERT_TRUE(reconcile().ok());
-  EXPECT_EQ(client_->stored(brokerBindings(), "ns", "app")["status"]["currentNode"], kNode1);
-  // Second reconcile before the cache has seen that status: it must not announce the move again.
+  const json status = client_->stored(brokerBindings(), "ns", "app")["status"];
+  EXPECT_EQ(status["currentNode"], kNode1);
+  EXPECT_FALSE(status.value("lastPatched", "").empty());
+  EXPECT_EQ(client_->writesTo("configmaps").size(), 1u) << "the targets are not patched twice";
+  // Another reconcile before the cache has seen that status must not announce the move again.
   auto again = reconcile();
   ASSERT_FALSE(again.ok());
   EXPECT_TRUE(again.error().isConflict());

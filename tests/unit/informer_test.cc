@@ -87,12 +87,35 @@ TEST(InformerTransformTest, CachesOnlyWhatTheTransformKeeps) {
   informer.apply({WatcherEvent::Type::kInitApply, big});
   informer.apply({WatcherEvent::Type::kInitDone, {}});
   informer.apply({WatcherEvent::Type::kApply, pod("b", "2")});
-  const json& cached = *informer.store().get("n/a");
+  const ObjectPtr kept = informer.store().get("n/a");  // reads return an object the caller owns
+  ASSERT_NE(kept, nullptr);
+  const json& cached = *kept;
   EXPECT_EQ(cached["status"], (json{{"phase", "Running"}}));
   EXPECT_FALSE(cached.contains("spec"));
   EXPECT_EQ(cached["metadata"]["name"], "a");  // metadata always stays, for keys and indexes
   EXPECT_EQ(cached["kind"], "Pod");
   EXPECT_FALSE((*informer.store().get("n/b")).contains("status"));  // watch events too; absent stays absent
+}
+
+// The store holds objects packed: what comes back equals what went in (numbers, nulls, nesting), and an
+// update files the object under its new index values only.
+TEST(InformerStoreTest, PackedObjectsComeBackEqualAndIndexesFollowUpdates) {
+  Informer informer(nullptr, InformerOptions{kube::resources::pods(), "", "", ""});
+  informer.addIndex("node", [](const json& object) {
+    return std::vector<std::string>{object.value("/spec/nodeName"_json_pointer, std::string())};
+  });
+  json first = pod("a", "1");
+  first["spec"] = {{"nodeName", "n1"}, {"priority", -3}, {"overhead", nullptr}, {"weight", 0.5},
+                   {"list", {1, "two", json::object(), json::array()}}};
+  informer.apply({WatcherEvent::Type::kApply, first});
+  EXPECT_EQ((*informer.store().get("n/a"))["spec"], first["spec"]);
+  json moved = first;
+  moved["metadata"]["resourceVersion"] = "2";
+  moved["spec"]["nodeName"] = "n2";
+  informer.apply({WatcherEvent::Type::kApply, moved});
+  EXPECT_TRUE(informer.store().byIndex("node", "n1").empty());
+  ASSERT_EQ(informer.store().byIndex("node", "n2").size(), 1u);
+  EXPECT_EQ((*informer.store().byIndex("node", "n2")[0])["spec"], moved["spec"]);
 }
 
 // A heartbeat the transform drops changes nothing a handler could see: the store takes the new

@@ -1,3 +1,6 @@
+#include <atomic>
+#include <future>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -269,6 +272,34 @@ TEST(EventRecorderTest, RepeatsAreAggregated) {
   EXPECT_EQ(writer->calls[1].second["count"], 2);
   EXPECT_EQ(writer->calls[2].first, "create");
   EXPECT_EQ(recorder.buildEvent(object, "Normal", "R", std::string(5000, 'x'), {})["message"].get<std::string>().size(), 1024u);
+}
+
+// Background delivery: record() returns while the API call is still blocked, and the Event is written after.
+TEST(EventRecorderTest, BackgroundDeliveryNeverMakesTheCallerWait) {
+  class GatedWriter : public RecordingWriter {
+   public:
+    std::promise<void> gate;
+    std::shared_future<void> opened = gate.get_future().share();
+    std::atomic<int> created{0};
+    Result<json> create(const kube::ResourceType& type, std::string_view ns, const json& o,
+                        const kube::WriteOptions& options) override {
+      opened.wait();
+      auto out = RecordingWriter::create(type, ns, o, options);
+      ++created;
+      return out;
+    }
+  };
+  auto writer = std::make_shared<GatedWriter>();
+  EventRecorder recorder(writer, "warren", EventDelivery::kBackground);
+  const json object = {{"apiVersion", "warren.dev/v1alpha1"}, {"kind", "BrokerBinding"},
+                       {"metadata", {{"name", "b"}, {"namespace", "ns"}, {"uid", "u"}}}};
+  recorder.record(object, "Normal", "Rerouted", "clients moved to b-1");  // returns although the write is blocked
+  EXPECT_EQ(writer->created.load(), 0);
+  writer->gate.set_value();
+  recorder.flush();
+  ASSERT_EQ(writer->created.load(), 1);
+  EXPECT_EQ(writer->calls[0].second["reason"], "Rerouted");
+  EXPECT_EQ(writer->calls[0].second["involvedObject"]["uid"], "u");
 }
 
 json ownedSecret(const std::string& owner_uid) {
