@@ -7,6 +7,7 @@
 // With BINDINGS and WORKERS, runs that one case, logging at info (each
 // target patched, with its time).
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -30,6 +31,17 @@ double percentile(std::vector<double> values, double p) {
   std::sort(values.begin(), values.end());
   const size_t index = std::min(values.size() - 1, static_cast<size_t>(p * static_cast<double>(values.size() - 1) + 0.5));
   return values[index];
+}
+
+// The next case starts once `ns` is gone: deleting a thousand objects competes for the API server.
+void deleteAndWait(warren::kube::Client& client, const std::string& ns) {
+  (void)client.remove(warren::kube::resources::namespaces(), "", ns, {});
+  const auto deadline = Clock::now() + std::chrono::minutes(5);
+  while (Clock::now() < deadline) {
+    auto left = client.get(warren::kube::resources::namespaces(), "", ns);
+    if (!left && left.error().isNotFound()) return;
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+  }
 }
 
 // `operator_client`: the client options warren's controllers run with; `workers`: the BrokerBinding
@@ -144,7 +156,38 @@ void run(int bindings, const warren::kube::ClientOptions& operator_client, int w
   }
   stop.cancel();
   runner.join();
-  (void)client->remove(warren::kube::resources::namespaces(), "", ns, {});
+  deleteAndWait(*client, ns);
+}
+
+// The bound a reroute cannot beat: `count` ConfigMaps merge-patched by `clients` concurrent clients (one
+// key each, as a reroute writes them), with no operator running.
+void apiBound(int count, int clients) {
+  auto client = warren::bench::unlimitedClient();
+  const std::string ns = warren::bench::createNamespace(*client, "patch-bound-" + std::to_string(count));
+  for (int i = 0; i < count; ++i) {
+    (void)client->create(warren::kube::resources::configMaps(), ns,
+                         {{"apiVersion", "v1"}, {"kind", "ConfigMap"}, {"metadata", {{"name", "cm-" + std::to_string(i)}}},
+                          {"data", {{"config.json", "{}"}}}}, {});
+  }
+  std::atomic<int> next{0};
+  std::atomic<int> failed{0};
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&] {
+      for (int i = next++; i < count; i = next++) {
+        auto patched = client->patch(warren::kube::resources::configMaps(), ns, "cm-" + std::to_string(i),
+                                     warren::kube::PatchType::kMerge, {{"data", {{"config.json", "{\"host\": \"b\"}"}}}},
+                                     {"warren", false});
+        if (!patched) ++failed;
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  std::cout << count << " ConfigMap patches, " << clients << " clients, no operator: " << seconds * 1000 << " ms ("
+            << static_cast<int>(count / seconds) << "/s, " << failed.load() << " failed)" << std::endl;
+  deleteAndWait(*client, ns);
 }
 
 }  // namespace
@@ -155,6 +198,7 @@ int main(int argc, char** argv) {
   if (argc == 3) {
     warren::log::configure(warren::log::Level::kInfo, warren::log::Format::kText);
     const int workers = std::atoi(argv[2]);
+    apiBound(std::atoi(argv[1]), workers);
     run(std::atoi(argv[1]), unlimited, workers, std::to_string(workers) + " workers, no client rate limit");
     return 0;
   }
@@ -162,6 +206,8 @@ int main(int argc, char** argv) {
   const int workers = warren::app::Options{}.binding_workers;
   const std::string label = std::to_string(workers) + " workers, no client rate limit";
   for (int bindings : {1, 10, 100, 1000}) run(bindings, unlimited, workers, label);
+  apiBound(100, workers);
+  apiBound(1000, workers);
   // More workers (--binding-workers 16): measured no faster here, where the API server is the bound.
   run(100, unlimited, 16, "16 workers, no client rate limit");
   // With a client-side limit (--kube-api-qps 20 --kube-api-burst 40, the old
