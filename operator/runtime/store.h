@@ -1,6 +1,6 @@
 // Store: the informer's thread-safe cache of objects, keyed "namespace/name"
 // (or "name" when cluster-scoped), with indexes. Objects are held packed
-// (MessagePack bytes, about a sixth of the memory of nlohmann's tree) and
+// (MessagePack bytes, several times smaller than nlohmann's tree) and
 // unpacked on every read into an immutable shared_ptr the reader owns, so
 // readers never see a half-written object. A relist is applied with
 // replace(), which swaps in the new contents at once and reports what was
