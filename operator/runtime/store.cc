@@ -92,8 +92,8 @@ void Store::unfileLocked(const std::string& key, const Entry& entry) {
 }
 
 ObjectPtr Store::upsert(ObjectPtr object) {
-  const std::string key = objectKey(*object);
   Entry entry = pack(*object);
+  const std::string key = entry.key;
   std::unique_lock lock(mutex_);
   ObjectPtr previous;
   if (auto it = objects_.find(key); it != objects_.end()) {
