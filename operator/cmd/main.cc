@@ -88,9 +88,6 @@ int main(int argc, char** argv) {
   // First, before any thread exists: threads inherit the blocked SIGTERM/SIGINT, so only the
   // shutdown thread receives them.
   warren::app::ShutdownSignal::instance().install();
-  // The HTTP client's I/O threads only run completions (requests wait and parse on the callers'
-  // threads): eight serve every watch and worker; cpprestsdk's default is forty.
-  warren::kube::CpprestTransport::setIoThreads(8);
 
   auto options = warren::app::parseOptions(std::vector<std::string>(argv + 1, argv + argc));
   if (!options) {
@@ -112,6 +109,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "warren-operator: %s\n", config.error().message.c_str());
     return kExitUsage;
   }
+  // Every connection trusts the configured CA only: the system bundle need not be parsed for each.
+  if (!config->tls.ca_pem.empty()) warren::kube::CpprestTransport::skipDefaultTrustStore();
+  // The HTTP client's I/O threads only run completions (requests wait and parse on the callers'
+  // threads): eight serve every watch and worker; cpprestsdk's default is forty.
+  warren::kube::CpprestTransport::setIoThreads(8);
   warren::kube::ClientOptions client_options;
   client_options.qps = options->kube_api_qps;
   client_options.burst = options->kube_api_burst;
