@@ -7,7 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
 
 PACKAGES=(
   g++ make cmake ninja-build pkg-config git curl openssl ca-certificates
-  libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev
+  libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libssl-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libpaho-mqttpp-dev libpaho-mqtt-dev librabbitmq-dev
   rabbitmq-server iproute2
   libcurl4-openssl-dev libpqxx-dev libpugixml-dev postgresql-15 python3-venv

@@ -162,6 +162,7 @@ void addCountingServiceController(runtime::Manager& manager, const std::string& 
   runtime::InformerOptions service_options{countingServices(), ns, "", ""};
   service_options.watcher.name = "countingservices.warren.dev";
   auto services = manager.addInformer(service_options);
+  services->addIndex(runtime::kNamespaceIndex, runtime::namespaceIndex);  // a cluster's or Secret's services
   runtime::InformerOptions cluster_options{api::brokerClusters(), ns, "", ""};
   auto clusters = manager.addInformer(cluster_options);
   runtime::InformerOptions deployment_options{kube::resources::deployments(), ns, kCountingLabel, ""};

@@ -81,8 +81,13 @@ ObjectPtr Informer::prepare(nlohmann::json&& object) {
   if (!object.contains("apiVersion")) object["apiVersion"] = options_.type.apiVersion();
   if (!object.contains("kind")) object["kind"] = options_.type.kind;
   if (options_.drop_managed_fields) {
+    // Other clients' bookkeeping, never read by warren (nor written back: updates start from a fresh GET).
     if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
       metadata->erase("managedFields");
+      if (auto annotations = metadata->find("annotations"); annotations != metadata->end() && annotations->is_object()) {
+        annotations->erase("kubectl.kubernetes.io/last-applied-configuration");
+        if (annotations->empty()) metadata->erase(annotations);
+      }
     }
   }
   if (options_.transform) {

@@ -38,6 +38,8 @@ struct InformerOptions {
   std::string ns;  // "" = all namespaces
   std::string label_selector;
   std::string field_selector;
+  // Drop metadata.managedFields and kubectl's last-applied-configuration
+  // annotation before caching (and before the transform).
   bool drop_managed_fields = true;
   // Cache only each object's metadata (PartialObjectMetadata): enough to
   // notice that an object appeared, changed or went, without holding its

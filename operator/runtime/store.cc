@@ -1,6 +1,9 @@
 #include "runtime/store.h"
 
 #include <cstdint>
+#include <string_view>
+
+#include "runtime/compact_bytes.h"
 
 namespace warren::runtime {
 namespace {
@@ -40,10 +43,7 @@ std::vector<std::string> controllerUidIndex(const nlohmann::json& object) {
   return {};
 }
 
-Store::Store() {
-  index_fns_[kNamespaceIndex] = namespaceIndex;
-  index_fns_[kControllerUidIndex] = controllerUidIndex;
-}
+Store::Store() = default;
 
 void Store::addIndex(const std::string& name, IndexFunc fn) {
   std::unique_lock lock(mutex_);
@@ -55,7 +55,7 @@ Store::Entry Store::pack(const nlohmann::json& object) const {
   entry.key = objectKey(object);
   const std::string& key = entry.key;
   const std::vector<std::uint8_t> bytes = nlohmann::json::to_msgpack(object);
-  entry.packed.assign(bytes.begin(), bytes.end());
+  entry.packed = compactBytes(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
   entry.resource_version = resourceVersionOf(object);
   for (const auto& [name, fn] : index_fns_) {
     std::vector<std::string> values;
@@ -73,7 +73,7 @@ Store::Entry Store::pack(const nlohmann::json& object) const {
 }
 
 ObjectPtr Store::unpack(const Entry& entry) {
-  return std::make_shared<const nlohmann::json>(nlohmann::json::from_msgpack(entry.packed));
+  return std::make_shared<const nlohmann::json>(nlohmann::json::from_msgpack(expandBytes(entry.packed)));
 }
 
 void Store::fileLocked(const std::string& key, const Entry& entry) {

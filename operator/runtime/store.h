@@ -1,6 +1,7 @@
 // Store: the informer's thread-safe cache of objects, keyed "namespace/name"
-// (or "name" when cluster-scoped), with indexes. Objects are held packed
-// (MessagePack bytes, several times smaller than nlohmann's tree) and
+// (or "name" when cluster-scoped), with the indexes its users add. Objects
+// are held packed (MessagePack, deflated: compact_bytes.h; about a tenth of
+// nlohmann's tree) and
 // unpacked on every read into an immutable shared_ptr the reader owns, so
 // readers never see a half-written object. A relist is applied with
 // replace(), which swaps in the new contents at once and reports what was
@@ -28,7 +29,7 @@ using IndexFunc = std::function<std::vector<std::string>(const nlohmann::json&)>
 std::string objectKey(const nlohmann::json& object);
 std::string objectKey(const std::string& ns, const std::string& name);
 
-// Built-in index names.
+// Indexes a user may add (none is built in: each costs memory per object).
 inline constexpr const char* kNamespaceIndex = "namespace";
 inline constexpr const char* kControllerUidIndex = "controller-uid";
 std::vector<std::string> namespaceIndex(const nlohmann::json& object);

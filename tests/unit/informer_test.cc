@@ -141,6 +141,8 @@ TEST(InformerTransformTest, UpdatesThatOnlyChangeTheResourceVersionWakeNoHandler
 
 TEST(StoreTest, IndexesByNamespaceOwnerAndCustom) {
   Store store;
+  store.addIndex(kNamespaceIndex, namespaceIndex);
+  store.addIndex(kControllerUidIndex, controllerUidIndex);
   store.addIndex("by-color", [](const json& o) {
     return std::vector<std::string>{o.value("/spec/color"_json_pointer, std::string("none"))};
   });
@@ -160,6 +162,23 @@ TEST(StoreTest, IndexesByNamespaceOwnerAndCustom) {
   store.remove(*make("x", "b", "", ""));
   EXPECT_EQ(store.byIndex(kControllerUidIndex, "u1").size(), 1u);
   EXPECT_TRUE(store.byIndex("missing-index", "x").empty());
+}
+
+TEST_F(InformerTest, KubectlLastAppliedAnnotationIsDroppedOthersKept) {
+  json a = pod("a", "1");
+  a["metadata"]["annotations"] = {{"kubectl.kubernetes.io/last-applied-configuration", "{\"big\":1}"}, {"team", "x"}};
+  json b = pod("b", "1");
+  b["metadata"]["annotations"] = {{"kubectl.kubernetes.io/last-applied-configuration", "{}"}};
+  relist({a, b});
+  EXPECT_EQ((*informer_.store().get("n/a"))["metadata"]["annotations"], (json{{"team", "x"}}));
+  EXPECT_FALSE((*informer_.store().get("n/b"))["metadata"].contains("annotations"));
+}
+
+TEST(StoreTest, NoIndexIsBuiltIn) {
+  Store store;
+  store.upsert(std::make_shared<const json>(json{{"metadata", {{"name", "a"}, {"namespace", "x"}}}}));
+  EXPECT_TRUE(store.byIndex(kNamespaceIndex, "x").empty());
+  EXPECT_TRUE(store.pack(json{{"metadata", {{"name", "a"}, {"namespace", "x"}}}}).indexed.empty());
 }
 
 TEST(InformerBoundaryTest, ThrowingTransformsIndexesAndHandlersAreSkippedNotFatal) {

@@ -1,0 +1,125 @@
+#include "runtime/compact_bytes.h"
+
+#include <zlib.h>
+
+#include <cstdint>
+#include <stdexcept>
+
+namespace warren::runtime {
+namespace {
+
+constexpr char kStored = 0;
+constexpr char kDeflated = 1;
+constexpr size_t kLengthBytes = 4;
+// A 16 KB window and a small hash: state of ~96 KB per thread instead of zlib's 256 KB default, and
+// cached objects are rarely larger than the window.
+constexpr int kWindowBits = 14;
+constexpr int kMemLevel = 6;
+
+// Strings deflate can refer back to from the first byte of an object. The most frequent come last
+// (shorter distances are cheaper codes).
+constexpr std::string_view kDictionary =
+    "persistentVolumeClaimRetentionPolicywhenDeletedwhenScaledpodManagementPolicyParallelrevisionHistoryLimit"
+    "serviceNametemplateaffinitypodAntiAffinitypreferredDuringSchedulingIgnoredDuringExecutionpodAffinityTerm"
+    "labelSelectortopologyKeykubernetes.io/hostnameweightcontainersenvvalueFromfieldReffieldPathmetadata.name"
+    "terminationMessagePath/dev/termination-logterminationMessagePolicyFileimagePullPolicyIfNotPresent"
+    "allowPrivilegeEscalationcapabilitiesdropALLsecurityContextvolumeMountsmountPathvolumesemptyDirsecretName"
+    "defaultModeitemskeypathconfigMapresourceslimitsrequestscpumemoryreadinessProbelivenessProbeexectcpSocket"
+    "initialDelaySecondsperiodSecondstimeoutSecondsfailureThresholdsuccessThresholddnsPolicyClusterFirst"
+    "restartPolicyAlwaysschedulerNamedefault-schedulerterminationGracePeriodSecondsupdateStrategyRollingUpdate"
+    "partitionavailableReplicascurrentReplicasupdatedReplicascurrentRevisionupdateRevisioncollisionCount"
+    "clusterIPclusterIPsinternalTrafficPolicyClusteripFamiliesIPv4ipFamilyPolicySingleStacksessionAffinityNone"
+    "loadBalancerClusterIPHeadlesspublishNotReadyAddressestargetPortcontainerPortprotocolTCPportsport"
+    "minAvailablemaxUnavailabledisruptionsAlloweddesiredHealthycurrentHealthyexpectedPodsdisruptedPods"
+    "nodeNamephaseRunningPendingcontainerStatusesdata"
+    "warren.dev/v1alpha1BrokerClusterBrokerBindingCountingServiceOffloadPipelinewarren-operatorwarren"
+    "app.kubernetes.io/part-ofapp.kubernetes.io/managed-byapp.kubernetes.io/nameapp.kubernetes.io/component"
+    "warren.dev/clusterwarren.dev/config-checksumkubernetes.io/metadata.name"
+    "apps/v1StatefulSetpolicy/v1PodDisruptionBudgetServiceConfigMapSecretPodv1Opaque"
+    "lastTransitionTimereasonmessageobservedGenerationconditionsTrueFalseUnknownReadyreadyReplicasreplicas"
+    "ownerReferencesblockOwnerDeletioncontrollertrueuidselectormatchLabelslabelsannotationsgeneration"
+    "apiVersionkindmetadatanamenamespaceresourceVersioncreationTimestampspecstatustype";
+
+const Bytef* asBytes(const char* data) { return reinterpret_cast<const Bytef*>(data); }
+const Bytef* dictionary() { return asBytes(kDictionary.data()); }
+
+// One deflate and one inflate state per thread, reset for each buffer (no 100 KB allocation per object).
+struct Deflater {
+  z_stream stream{};
+  bool ready = false;
+  Deflater() {
+    ready = deflateInit2(&stream, 1, Z_DEFLATED, kWindowBits, kMemLevel, Z_DEFAULT_STRATEGY) == Z_OK;
+  }
+  ~Deflater() {
+    if (ready) deflateEnd(&stream);
+  }
+};
+
+struct Inflater {
+  z_stream stream{};
+  bool ready = false;
+  Inflater() { ready = inflateInit2(&stream, kWindowBits) == Z_OK; }
+  ~Inflater() {
+    if (ready) inflateEnd(&stream);
+  }
+};
+
+std::string stored(std::string_view bytes) {
+  std::string out(1, kStored);
+  out.append(bytes);
+  return out;
+}
+
+}  // namespace
+
+std::string compactBytes(std::string_view bytes) {
+  thread_local Deflater deflater;
+  if (!deflater.ready || bytes.size() > UINT32_MAX) return stored(bytes);
+  z_stream& z = deflater.stream;
+  if (deflateReset(&z) != Z_OK || deflateSetDictionary(&z, dictionary(), kDictionary.size()) != Z_OK) {
+    return stored(bytes);
+  }
+  std::string out(1 + kLengthBytes + deflateBound(&z, bytes.size()), '\0');
+  out[0] = kDeflated;
+  const auto length = static_cast<std::uint32_t>(bytes.size());
+  for (size_t i = 0; i < kLengthBytes; ++i) out[1 + i] = static_cast<char>((length >> (8 * i)) & 0xff);
+  z.next_in = const_cast<Bytef*>(asBytes(bytes.data()));
+  z.avail_in = static_cast<uInt>(bytes.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data() + 1 + kLengthBytes);
+  z.avail_out = static_cast<uInt>(out.size() - 1 - kLengthBytes);
+  if (deflate(&z, Z_FINISH) != Z_STREAM_END) return stored(bytes);
+  out.resize(out.size() - z.avail_out);
+  if (out.size() >= bytes.size() + 1) return stored(bytes);
+  out.shrink_to_fit();
+  return out;
+}
+
+std::string expandBytes(std::string_view compact) {
+  if (compact.empty()) throw std::runtime_error("compact bytes: empty");
+  if (compact[0] == kStored) return std::string(compact.substr(1));
+  if (compact[0] != kDeflated || compact.size() < 1 + kLengthBytes) throw std::runtime_error("compact bytes: bad tag");
+  std::uint32_t length = 0;
+  for (size_t i = 0; i < kLengthBytes; ++i) {
+    length |= static_cast<std::uint32_t>(static_cast<unsigned char>(compact[1 + i])) << (8 * i);
+  }
+  thread_local Inflater inflater;
+  if (!inflater.ready) throw std::runtime_error("compact bytes: zlib unavailable");
+  z_stream& z = inflater.stream;
+  if (inflateReset(&z) != Z_OK) throw std::runtime_error("compact bytes: zlib reset failed");
+  std::string out(length, '\0');
+  z.next_in = const_cast<Bytef*>(asBytes(compact.data() + 1 + kLengthBytes));
+  z.avail_in = static_cast<uInt>(compact.size() - 1 - kLengthBytes);
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = length;
+  int result = inflate(&z, Z_FINISH);
+  if (result == Z_NEED_DICT) {
+    if (inflateSetDictionary(&z, dictionary(), kDictionary.size()) != Z_OK) {
+      throw std::runtime_error("compact bytes: dictionary refused");
+    }
+    result = inflate(&z, Z_FINISH);
+  }
+  if (result != Z_STREAM_END || z.avail_out != 0) throw std::runtime_error("compact bytes: corrupt stream");
+  return out;
+}
+
+}  // namespace warren::runtime
