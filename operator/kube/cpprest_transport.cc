@@ -49,6 +49,8 @@ client::http_client_config makeClientConfig(const std::shared_ptr<TlsMaterial>& 
   config.set_validate_certificates(!tls->insecure);
   config.set_ssl_context_callback([tls](boost::asio::ssl::context& context) {
     SSL_CTX* ctx = context.native_handle();
+    // A watch waits most of its life: its connection's 16 KB read and write buffers are freed while idle.
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
     if (!tls->authorities.empty()) {
       // A configured CA is the only one trusted: cpprestsdk has loaded the system store into this
       // context already, so it is replaced by a store that holds just the configured certificates.

@@ -3,7 +3,10 @@
 #include <zlib.h>
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <stdexcept>
+#include <vector>
 
 namespace warren::runtime {
 namespace {
@@ -43,13 +46,12 @@ constexpr std::string_view kDictionary =
 const Bytef* asBytes(const char* data) { return reinterpret_cast<const Bytef*>(data); }
 const Bytef* dictionary() { return asBytes(kDictionary.data()); }
 
-// One deflate and one inflate state per thread, reset for each buffer (no 100 KB allocation per object).
+// zlib states are reused from a pool that grows to the number of threads packing or unpacking at the
+// same moment (a few), not one per thread that ever did (~100 KB each for deflate, ~25 KB for inflate).
 struct Deflater {
   z_stream stream{};
   bool ready = false;
-  Deflater() {
-    ready = deflateInit2(&stream, 1, Z_DEFLATED, kWindowBits, kMemLevel, Z_DEFAULT_STRATEGY) == Z_OK;
-  }
+  Deflater() { ready = deflateInit2(&stream, 1, Z_DEFLATED, kWindowBits, kMemLevel, Z_DEFAULT_STRATEGY) == Z_OK; }
   ~Deflater() {
     if (ready) deflateEnd(&stream);
   }
@@ -64,6 +66,56 @@ struct Inflater {
   }
 };
 
+template <typename State>
+class StatePool {
+ public:
+  // A state for the caller alone, returned to the pool when the lease ends.
+  class Lease {
+   public:
+    Lease(StatePool& pool, std::unique_ptr<State> state) : pool_(pool), state_(std::move(state)) {}
+    ~Lease() { pool_.giveBack(std::move(state_)); }
+    Lease(const Lease&) = delete;
+    Lease& operator=(const Lease&) = delete;
+    State& operator*() { return *state_; }
+
+   private:
+    StatePool& pool_;
+    std::unique_ptr<State> state_;
+  };
+
+  Lease take() {
+    std::unique_ptr<State> state;
+    {
+      std::lock_guard lock(mutex_);
+      if (!idle_.empty()) {
+        state = std::move(idle_.back());
+        idle_.pop_back();
+      }
+    }
+    if (!state) state = std::make_unique<State>();
+    return Lease(*this, std::move(state));
+  }
+
+ private:
+  void giveBack(std::unique_ptr<State> state) {
+    std::lock_guard lock(mutex_);
+    idle_.push_back(std::move(state));
+  }
+
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<State>> idle_;
+};
+
+StatePool<Deflater>& deflaters() {
+  static auto* pool = new StatePool<Deflater>();  // never destroyed: used until the last thread ends
+  return *pool;
+}
+
+StatePool<Inflater>& inflaters() {
+  static auto* pool = new StatePool<Inflater>();
+  return *pool;
+}
+
 std::string stored(std::string_view bytes) {
   std::string out(1, kStored);
   out.append(bytes);
@@ -73,7 +125,8 @@ std::string stored(std::string_view bytes) {
 }  // namespace
 
 std::string compactBytes(std::string_view bytes) {
-  thread_local Deflater deflater;
+  auto deflater_lease = deflaters().take();
+  Deflater& deflater = *deflater_lease;
   if (!deflater.ready || bytes.size() > UINT32_MAX) return stored(bytes);
   z_stream& z = deflater.stream;
   if (deflateReset(&z) != Z_OK || deflateSetDictionary(&z, dictionary(), kDictionary.size()) != Z_OK) {
@@ -102,7 +155,8 @@ std::string expandBytes(std::string_view compact) {
   for (size_t i = 0; i < kLengthBytes; ++i) {
     length |= static_cast<std::uint32_t>(static_cast<unsigned char>(compact[1 + i])) << (8 * i);
   }
-  thread_local Inflater inflater;
+  auto inflater_lease = inflaters().take();
+  Inflater& inflater = *inflater_lease;
   if (!inflater.ready) throw std::runtime_error("compact bytes: zlib unavailable");
   z_stream& z = inflater.stream;
   if (inflateReset(&z) != Z_OK) throw std::runtime_error("compact bytes: zlib reset failed");
