@@ -127,7 +127,8 @@ BrokerClusterReconciler::BrokerClusterReconciler(std::shared_ptr<kube::ObjectCli
                                                  RandomSource random, std::chrono::milliseconds secret_recheck,
                                                  ManagementFactory management)
     : client_(std::move(client)), informers_(std::move(informers)), events_(std::move(events)),
-      random_(std::move(random)), secret_recheck_(secret_recheck), management_(std::move(management)) {}
+      random_(std::move(random)), secret_recheck_(secret_recheck), management_(std::move(management)),
+      secret_reads_(informers_.secrets) {}
 
 Status BrokerClusterReconciler::syncPassword(const api::BrokerCluster& cluster, const json& user, size_t members,
                                              Outcome& outcome) {
@@ -138,13 +139,14 @@ Status BrokerClusterReconciler::syncPassword(const api::BrokerCluster& cluster, 
     outcome.password = runtime::Condition{"PasswordSynced", "True", reason, message};
     outcome.in_effect = wanted;
   };
-  auto record = client_->get(secrets, cluster.ns, record_name);
+  auto record = secret_reads_.get(*client_, cluster.ns, record_name);
   if (!record && !record.error().isNotFound()) return record.error();
   if (!record) {
     // First sight: the nodes booted (or will boot) with the Secret as it is now.
     auto created = client_->create(secrets, cluster.ns,
                                    builders::buildAppliedCredentialsSecret(cluster, wanted.username, wanted.password), {});
     if (!created && !created.error().isAlreadyExists()) return created.error();
+    if (created) secret_reads_.remember(*created);
     synced("InEffect", "the brokers use the default-user Secret's credentials");
     return okStatus();
   }
@@ -173,7 +175,9 @@ Status BrokerClusterReconciler::syncPassword(const api::BrokerCluster& cluster, 
   }
   json updated = *record;
   updated["data"]["password"] = kube::base64Encode(wanted.password);
-  if (auto written = client_->update(secrets, cluster.ns, updated, {}); !written) return written.error();
+  auto written = client_->update(secrets, cluster.ns, updated, {});
+  if (!written) return written.error();
+  secret_reads_.remember(*written);
   if (*change == PasswordChange::kChanged) {
     events_->record(cluster.raw, "Normal", "PasswordRotated",
                     "the brokers now accept the new password of user " + wanted.username + " from Secret " +
@@ -312,7 +316,7 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
   };
   // The Erlang cookie: created once, never regenerated or overwritten.
   const std::string cookie_name = cluster.erlangCookieSecretName();
-  auto cookie = client_->get(secrets, cluster.ns, cookie_name);
+  auto cookie = secret_reads_.get(*client_, cluster.ns, cookie_name);
   if (!cookie && !cookie.error().isNotFound()) return cookie.error();
   if (!cookie) {
     if (!cluster.spec.erlang_cookie_secret_name.empty()) {
@@ -332,6 +336,7 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
     auto created = client_->create(secrets, cluster.ns,
                                    builders::buildErlangCookieSecret(cluster, random_(kCookieLength)), {});
     if (!created && !created.error().isAlreadyExists()) return created.error();
+    if (created) secret_reads_.remember(*created);
     if (created) events_->record(cluster.raw, "Normal", "SecretCreated", "created Erlang cookie Secret " + cookie_name);
   } else {
     if (runtime::secretValue(*cookie, "cookie").size() < kMinCookieLength) {
@@ -344,7 +349,7 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
 
   // The default user: created once, kept.
   const std::string user_name = cluster.defaultUserSecretName();
-  auto user = client_->get(secrets, cluster.ns, user_name);
+  auto user = secret_reads_.get(*client_, cluster.ns, user_name);
   if (!user && !user.error().isNotFound()) return user.error();
   if (!user) {
     if (!cluster.spec.default_user_secret_name.empty()) {
@@ -366,6 +371,7 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
         builders::buildDefaultUserSecret(cluster, "user-" + random_(12), random_(32)), {});
     if (!created && !created.error().isAlreadyExists()) return created.error();
     if (created) {
+      secret_reads_.remember(*created);
       events_->record(cluster.raw, "Normal", "SecretCreated", "created default-user Secret " + user_name);
       return syncPassword(cluster, *created, members, outcome);  // records what the nodes will boot with
     }
@@ -716,6 +722,7 @@ void addBrokerClusterController(runtime::Manager& manager, const std::string& ns
   }
   addBrokerClusterIndexes(informers);
   auto secrets = addWarrenSecretsInformer(manager, ns);
+  informers.secrets = secrets;
   auto events = std::make_shared<runtime::EventRecorder>(manager.client(), "warren-operator", runtime::EventDelivery::kBackground);
   auto reconciler = std::make_shared<BrokerClusterReconciler>(manager.client(), informers, events, randomAlphanumeric,
                                                               secret_recheck);

@@ -17,6 +17,7 @@
 
 #include "api/broker_cluster.h"
 #include "controllers/password_sync.h"
+#include "controllers/secret_reads.h"
 #include "controllers/secret_recheck.h"
 #include "runtime/controller.h"
 #include "runtime/event_recorder.h"
@@ -36,6 +37,8 @@ class BrokerClusterReconciler : public runtime::Reconciler {
  public:
   struct Informers {
     std::shared_ptr<runtime::Informer> clusters, stateful_sets, services, config_maps, pdbs, pods, nodes;
+    // Metadata of warren's Secrets: a cookie or default-user Secret is read again only when it changed.
+    std::shared_ptr<runtime::Informer> secrets = nullptr;
   };
   // `client` serves live reads (Secrets, children not cached yet) and every
   // write; the informers serve everything else from the cache.
@@ -74,6 +77,7 @@ class BrokerClusterReconciler : public runtime::Reconciler {
   RandomSource random_;
   std::chrono::milliseconds secret_recheck_;
   ManagementFactory management_;
+  SecretReads secret_reads_;
 };
 
 // Adds the pod indexes the reconciler reads (by cluster, by node) to its

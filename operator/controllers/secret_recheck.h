@@ -1,10 +1,11 @@
-// How controllers learn that a Secret they depend on changed. warren never
-// caches Secret data: the Secrets it creates itself (cookie, default user,
+// How controllers learn that a Secret they depend on changed. warren's
+// informers never cache Secret data: the Secrets it creates itself (cookie, default user,
 // credential copies, counting config; all labelled
 // app.kubernetes.io/managed-by=warren-operator) are watched for their
 // metadata only (names, labels, owners, resourceVersions), so a deletion or
 // an edit (a rotated password) wakes the controllers that read them, and the
-// data is read with a GET only then. Secrets warren does not create (a
+// data is read with a GET only then (secret_reads.h keeps what a reconciler
+// read, under the resourceVersion it had, until that changes). Secrets warren does not create (a
 // cookie or default user brought by the user, a binding's Secret target)
 // are not watched; a controller whose output depends on one re-reads it
 // every `secret_recheck` instead. Reads only: in steady state nothing is

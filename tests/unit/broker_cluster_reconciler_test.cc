@@ -120,6 +120,57 @@ TEST_F(BrokerClusterReconcilerTest, CreatesSecretsOnceAndChildrenThenWritesNothi
   EXPECT_TRUE(client_->writes().empty()) << client_->writes()[0].verb << " " << client_->writes()[0].resource;
 }
 
+TEST_F(BrokerClusterReconcilerTest, ReadsItsSecretsAgainOnlyWhenTheirMetadataShowsAChange) {
+  auto secrets = testing::emptyCache(kube::resources::secrets());
+  auto informers = informers_;
+  informers.secrets = secrets;
+  reconciler_ = std::make_unique<BrokerClusterReconciler>(
+      client_, informers, std::make_shared<runtime::EventRecorder>(client_, "warren"),
+      [](size_t n) { return std::string(n, 'r'); });
+  // What warren's metadata-only Secret informer would hold.
+  auto cacheSecretMetadata = [&](const std::string& name) {
+    json seen = client_->stored(kube::resources::secrets(), "ns", name);
+    runtime::keepIdentityAndOwnership(seen);
+    testing::cacheObject(*secrets, seen);
+  };
+  cluster({{"replicas", 1}});
+  ASSERT_TRUE(reconcile().ok());
+  resync();
+  cacheChildren();
+  for (const char* name : {"bus-erlang-cookie", "bus-default-user", "bus-default-user-applied"}) cacheSecretMetadata(name);
+  client_->clearCalls();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(client_->reads(), 0);  // the cookie, the user and the applied record are as they were created
+  EXPECT_TRUE(client_->writes().empty());
+
+  // An edit shows as a new resourceVersion: that Secret alone is read again.
+  json cookie = client_->stored(kube::resources::secrets(), "ns", "bus-erlang-cookie");
+  cookie["data"]["cookie"] = kube::base64Encode("short");
+  client_->seed(kube::resources::secrets(), cookie);
+  cacheSecretMetadata("bus-erlang-cookie");
+  client_->clearCalls();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(client_->reads(), 1);
+  const json conditions = client_->stored(api::brokerClusters(), "ns", "bus")["status"]["conditions"];
+  const json* degraded = runtime::findCondition(conditions, "ReconcileSuccess");
+  ASSERT_NE(degraded, nullptr);
+  EXPECT_EQ((*degraded)["status"], "False");
+  EXPECT_THAT((*degraded)["message"].get<std::string>(), ::testing::HasSubstr("bus-erlang-cookie"));
+
+  // A Secret gone from the metadata cache is read (and found missing), not served from memory.
+  client_->erase(kube::resources::secrets(), "ns", "bus-default-user");
+  secrets->apply({runtime::WatcherEvent::Type::kDelete,
+                  {{"metadata", {{"name", "bus-default-user"}, {"namespace", "ns"}, {"resourceVersion", "999"}}}}});
+  EXPECT_EQ(secrets->store().get("ns/bus-default-user"), nullptr);
+  cookie["data"]["cookie"] = kube::base64Encode(std::string(44, 'c'));
+  client_->seed(kube::resources::secrets(), cookie);
+  cacheSecretMetadata("bus-erlang-cookie");
+  resync();
+  client_->clearCalls();
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(client_->reads(), 2);  // the changed cookie and the deleted user
+}
+
 TEST_F(BrokerClusterReconcilerTest, ReusesTheSecretsOfAClusterCreatedAgainUnderTheSameName) {
   client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-erlang-cookie"}, {"namespace", "ns"}}},
                                              {"data", {{"cookie", "b2xkLWNvb2tpZS1vZi10aGUtcmV0YWluZWQtZGF0YQ=="}}}});

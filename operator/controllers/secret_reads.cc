@@ -1,0 +1,70 @@
+#include "controllers/secret_reads.h"
+
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "controllers/secret_recheck.h"
+#include "runtime/compact_bytes.h"
+#include "runtime/object_helpers.h"
+#include "runtime/store.h"
+
+namespace warren::controllers {
+namespace {
+
+using json = nlohmann::json;
+
+const json::json_pointer kResourceVersion("/metadata/resourceVersion");
+
+bool isWarrens(const json& secret) {
+  const auto labels = secret.value("/metadata/labels"_json_pointer, json::object());
+  return labels.is_object() && labels.value(kManagedByLabel, "") == kManagedByWarren;
+}
+
+// What readers use: identity, labels, owners, type and data; not managedFields or annotations.
+std::string pack(const json& secret) {
+  json kept = {{"apiVersion", "v1"}, {"kind", "Secret"}, {"metadata", json::object()}};
+  for (const char* field : {"name", "namespace", "resourceVersion", "uid", "labels", "ownerReferences"}) {
+    const json::json_pointer pointer(std::string("/metadata/") + field);
+    if (secret.contains(pointer)) kept["metadata"][field] = secret.at(pointer);
+  }
+  for (const char* field : {"type", "data"}) {
+    if (secret.contains(field)) kept[field] = secret[field];
+  }
+  const std::vector<std::uint8_t> bytes = json::to_msgpack(kept);
+  return runtime::compactBytes(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+}  // namespace
+
+SecretReads::SecretReads(std::shared_ptr<runtime::Informer> warren_secrets)
+    : warren_secrets_(std::move(warren_secrets)) {}
+
+Result<json> SecretReads::get(kube::ObjectReader& reader, const std::string& ns, const std::string& name) {
+  const std::string key = runtime::objectKey(ns, name);
+  if (warren_secrets_) {
+    const runtime::ObjectPtr seen = warren_secrets_->store().get(key);
+    const std::string version = seen ? runtime::stringAt(*seen, kResourceVersion) : "";
+    std::lock_guard lock(mutex_);
+    if (auto it = reads_.find(key); it != reads_.end()) {
+      if (!version.empty() && it->second.resource_version == version) {
+        return json::from_msgpack(runtime::expandBytes(it->second.packed));
+      }
+      reads_.erase(it);
+    }
+  }
+  auto live = reader.get(kube::resources::secrets(), ns, name);
+  if (live) remember(*live);
+  return live;
+}
+
+void SecretReads::remember(const json& secret) {
+  if (!warren_secrets_ || !isWarrens(secret)) return;
+  const std::string version = runtime::stringAt(secret, kResourceVersion);
+  if (version.empty()) return;
+  std::string packed = pack(secret);
+  std::lock_guard lock(mutex_);
+  reads_[runtime::objectKey(secret)] = Read{version, std::move(packed)};
+}
+
+}  // namespace warren::controllers

@@ -1,0 +1,47 @@
+// SecretReads: the Secrets of warren's that a reconciler read or wrote, kept
+// with the resourceVersion they had, so the next reconcile reads one again
+// with a GET only when warren's metadata-only Secret cache shows another
+// resourceVersion (an edit, a rotation) or none (deleted, or not seen yet).
+// A cluster's reconciles during creation and settling would otherwise read
+// its cookie and default-user Secrets every time. Only Secrets labelled as
+// warren's are kept (the only ones the metadata cache can vouch for), in
+// memory only, packed, and never logged; a Secret the cache no longer shows
+// is dropped at its next read.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "common/result.h"
+#include "kube/interfaces.h"
+#include "runtime/informer.h"
+
+namespace warren::controllers {
+
+class SecretReads {
+ public:
+  // `warren_secrets`: the metadata cache of warren's Secrets
+  // (addWarrenSecretsInformer); null makes every read a GET.
+  explicit SecretReads(std::shared_ptr<runtime::Informer> warren_secrets);
+
+  // Secret ns/name as a GET would return it (data, labels, owners, resourceVersion).
+  Result<nlohmann::json> get(kube::ObjectReader& reader, const std::string& ns, const std::string& name);
+  // A Secret a create or update returned.
+  void remember(const nlohmann::json& secret);
+
+ private:
+  struct Read {
+    std::string resource_version;
+    std::string packed;
+  };
+
+  std::shared_ptr<runtime::Informer> warren_secrets_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Read> reads_;
+};
+
+}  // namespace warren::controllers
