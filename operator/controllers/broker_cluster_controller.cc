@@ -139,7 +139,10 @@ Status BrokerClusterReconciler::syncPassword(const api::BrokerCluster& cluster, 
     outcome.password = runtime::Condition{"PasswordSynced", "True", reason, message};
     outcome.in_effect = wanted;
   };
-  auto record = secret_reads_.get(*client_, cluster.ns, record_name);
+  bool record_created = false;
+  auto record = secret_reads_.getOrCreate(
+      *client_, cluster.ns, record_name,
+      [&] { return builders::buildAppliedCredentialsSecret(cluster, wanted.username, wanted.password); }, record_created);
   if (!record && !record.error().isNotFound()) return record.error();
   if (!record) {
     // First sight: the nodes booted (or will boot) with the Secret as it is now.
@@ -316,8 +319,16 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
   };
   // The Erlang cookie: created once, never regenerated or overwritten.
   const std::string cookie_name = cluster.erlangCookieSecretName();
-  auto cookie = secret_reads_.get(*client_, cluster.ns, cookie_name);
+  const bool may_create_cookie = cluster.spec.erlang_cookie_secret_name.empty() && members == 0;
+  bool cookie_created = false;
+  auto cookie = may_create_cookie
+                    ? secret_reads_.getOrCreate(
+                          *client_, cluster.ns, cookie_name,
+                          [&] { return builders::buildErlangCookieSecret(cluster, random_(kCookieLength)); },
+                          cookie_created)
+                    : secret_reads_.get(*client_, cluster.ns, cookie_name);
   if (!cookie && !cookie.error().isNotFound()) return cookie.error();
+  if (cookie_created) events_->record(cluster.raw, "Normal", "SecretCreated", "created Erlang cookie Secret " + cookie_name);
   if (!cookie) {
     if (!cluster.spec.erlang_cookie_secret_name.empty()) {
       outcome.degrade("ErlangCookieSecretMissing",
@@ -349,8 +360,16 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
 
   // The default user: created once, kept.
   const std::string user_name = cluster.defaultUserSecretName();
-  auto user = secret_reads_.get(*client_, cluster.ns, user_name);
+  const bool may_create_user = cluster.spec.default_user_secret_name.empty() && members == 0;
+  bool user_created = false;
+  auto user = may_create_user
+                  ? secret_reads_.getOrCreate(
+                        *client_, cluster.ns, user_name,
+                        [&] { return builders::buildDefaultUserSecret(cluster, "user-" + random_(12), random_(32)); },
+                        user_created)
+                  : secret_reads_.get(*client_, cluster.ns, user_name);
   if (!user && !user.error().isNotFound()) return user.error();
+  if (user_created) events_->record(cluster.raw, "Normal", "SecretCreated", "created default-user Secret " + user_name);
   if (!user) {
     if (!cluster.spec.default_user_secret_name.empty()) {
       outcome.degrade("DefaultUserSecretMissing", "spec.secrets.defaultUserSecretName names Secret \"" + user_name +

@@ -58,6 +58,21 @@ Result<json> SecretReads::get(kube::ObjectReader& reader, const std::string& ns,
   return live;
 }
 
+Result<json> SecretReads::getOrCreate(kube::ObjectClient& client, const std::string& ns, const std::string& name,
+                                      const std::function<json()>& fresh, bool& created) {
+  created = false;
+  if (warren_secrets_ && warren_secrets_->store().get(runtime::objectKey(ns, name)) == nullptr) {
+    auto made = client.create(kube::resources::secrets(), ns, fresh(), {});
+    if (made) {
+      created = true;
+      remember(*made);
+      return made;
+    }
+    if (!made.error().isAlreadyExists()) return made.error();
+  }
+  return get(client, ns, name);
+}
+
 void SecretReads::remember(const json& secret) {
   if (!warren_secrets_ || !isWarrens(secret)) return;
   const std::string version = runtime::stringAt(secret, kResourceVersion);

@@ -9,6 +9,7 @@
 // is dropped at its next read.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -32,6 +33,15 @@ class SecretReads {
   Result<nlohmann::json> get(kube::ObjectReader& reader, const std::string& ns, const std::string& name);
   // A Secret a create or update returned.
   void remember(const nlohmann::json& secret);
+
+  // Like get(), for a Secret warren would create when missing: when the
+  // metadata cache shows none of that name (a new cluster's case), `fresh()`
+  // is created first, saving the read that would answer 404; a Secret that
+  // exists after all (someone's, or warren's not seen yet) refuses the
+  // create with AlreadyExists and is then read. `created` says which
+  // happened. With no metadata cache this is get().
+  Result<nlohmann::json> getOrCreate(kube::ObjectClient& client, const std::string& ns, const std::string& name,
+                                     const std::function<nlohmann::json()>& fresh, bool& created);
 
  private:
   struct Read {

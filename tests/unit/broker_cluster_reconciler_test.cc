@@ -66,6 +66,16 @@ class BrokerClusterReconcilerTest : public ::testing::Test {
     return c ? *c : json();
   }
   runtime::ReconcileOutcome reconcile() { return reconciler_->reconcile({"ns", "bus"}); }
+  // A reconciler that also has warren's metadata-only Secret cache (as in the operator); returns that cache.
+  std::shared_ptr<runtime::Informer> useSecretMetadataCache() {
+    auto secrets = testing::emptyCache(kube::resources::secrets());
+    auto informers = informers_;
+    informers.secrets = secrets;
+    reconciler_ = std::make_unique<BrokerClusterReconciler>(
+        client_, informers, std::make_shared<runtime::EventRecorder>(client_, "warren"),
+        [](size_t n) { return std::string(n, 'r'); });
+    return secrets;
+  }
   size_t events(const std::string& reason) {
     size_t n = 0;
     for (const auto& call : client_->writesTo("events")) n += call.body.value("reason", "") == reason;
@@ -121,12 +131,7 @@ TEST_F(BrokerClusterReconcilerTest, CreatesSecretsOnceAndChildrenThenWritesNothi
 }
 
 TEST_F(BrokerClusterReconcilerTest, ReadsItsSecretsAgainOnlyWhenTheirMetadataShowsAChange) {
-  auto secrets = testing::emptyCache(kube::resources::secrets());
-  auto informers = informers_;
-  informers.secrets = secrets;
-  reconciler_ = std::make_unique<BrokerClusterReconciler>(
-      client_, informers, std::make_shared<runtime::EventRecorder>(client_, "warren"),
-      [](size_t n) { return std::string(n, 'r'); });
+  auto secrets = useSecretMetadataCache();
   // What warren's metadata-only Secret informer would hold.
   auto cacheSecretMetadata = [&](const std::string& name) {
     json seen = client_->stored(kube::resources::secrets(), "ns", name);
@@ -157,7 +162,8 @@ TEST_F(BrokerClusterReconcilerTest, ReadsItsSecretsAgainOnlyWhenTheirMetadataSho
   EXPECT_EQ((*degraded)["status"], "False");
   EXPECT_THAT((*degraded)["message"].get<std::string>(), ::testing::HasSubstr("bus-erlang-cookie"));
 
-  // A Secret gone from the metadata cache is read (and found missing), not served from memory.
+  // A Secret gone from the metadata cache is not served from memory: with no broker pod yet, the default user
+  // is made anew, created straight away (no read answering 404 first).
   client_->erase(kube::resources::secrets(), "ns", "bus-default-user");
   secrets->apply({runtime::WatcherEvent::Type::kDelete,
                   {{"metadata", {{"name", "bus-default-user"}, {"namespace", "ns"}, {"resourceVersion", "999"}}}}});
@@ -168,7 +174,8 @@ TEST_F(BrokerClusterReconcilerTest, ReadsItsSecretsAgainOnlyWhenTheirMetadataSho
   resync();
   client_->clearCalls();
   ASSERT_TRUE(reconcile().ok());
-  EXPECT_EQ(client_->reads(), 2);  // the changed cookie and the deleted user
+  EXPECT_EQ(client_->reads(), 1);  // the changed cookie
+  EXPECT_FALSE(client_->stored(kube::resources::secrets(), "ns", "bus-default-user").is_null());
 }
 
 TEST_F(BrokerClusterReconcilerTest, ReusesTheSecretsOfAClusterCreatedAgainUnderTheSameName) {
@@ -181,6 +188,22 @@ TEST_F(BrokerClusterReconcilerTest, ReusesTheSecretsOfAClusterCreatedAgainUnderT
   // Only the record of what the brokers were started with is new.
   ASSERT_EQ(client_->writesTo("secrets").size(), 1u);
   EXPECT_EQ(client_->writesTo("secrets")[0].name, "bus-default-user-applied");
+  EXPECT_EQ(condition("Degraded")["status"], "False");
+  EXPECT_EQ(condition("PasswordSynced")["reason"], "InEffect");
+}
+
+TEST_F(BrokerClusterReconcilerTest, CreatingFirstNeverReplacesSecretsTheMetadataCacheDoesNotShow) {
+  // Unlabelled, so warren's Secret cache does not show them: the creates are refused and the Secrets read and kept.
+  const json cookie = client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-erlang-cookie"}, {"namespace", "ns"}}},
+                                                                 {"data", {{"cookie", "b2xkLWNvb2tpZS1vZi10aGUtcmV0YWluZWQtZGF0YQ=="}}}});
+  const json user = client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-default-user"}, {"namespace", "ns"}}},
+                                                               {"data", {{"username", "dQ=="}, {"password", "cA=="}}}});
+  useSecretMetadataCache();
+  cluster({{"replicas", 1}});
+  ASSERT_TRUE(reconcile().ok());
+  EXPECT_EQ(client_->stored(kube::resources::secrets(), "ns", "bus-erlang-cookie"), cookie);
+  EXPECT_EQ(client_->stored(kube::resources::secrets(), "ns", "bus-default-user"), user);
+  EXPECT_EQ(runtime::secretValue(client_->stored(kube::resources::secrets(), "ns", "bus-default-user-applied"), "username"), "u");
   EXPECT_EQ(condition("Degraded")["status"], "False");
   EXPECT_EQ(condition("PasswordSynced")["reason"], "InEffect");
 }
