@@ -1,5 +1,6 @@
 #include "runtime/watcher.h"
 
+#include <semaphore>
 
 #include "common/log.h"
 #include "runtime/metrics.h"
@@ -88,6 +89,14 @@ std::chrono::milliseconds Watcher::step(const WatcherSink& sink, kube::Cancellat
 }
 
 std::chrono::milliseconds Watcher::stepList(const WatcherSink& sink) {
+  // A page in flight is its body and its parsed tree until the informer has packed its objects. At a start
+  // every informer lists at once (N=300 clusters: ~15 MiB of bodies and trees with fourteen informers); two
+  // pages at a time across the process keep that peak low. The page is released before the gate is.
+  static std::counting_semaphore<2> pages_in_flight(2);
+  pages_in_flight.acquire();
+  struct Release {
+    ~Release() { pages_in_flight.release(); }
+  } release;
   kube::ListOptions options;
   options.limit = settings_.page_size;
   options.continue_token = continue_token_;

@@ -64,7 +64,7 @@ struct WatcherEvent {
 using WatcherSink = std::function<void(WatcherEvent&&)>;
 
 struct WatcherSettings {
-  int page_size = 100;
+  int page_size = 50;  // a page in flight is its body and its whole parsed tree: kept small
   std::chrono::seconds min_watch_timeout{300};
   std::chrono::seconds max_watch_timeout{600};
   Backoff::Settings backoff{};  // 0.8 s doubling to 30 s, jitter, reset after 2 min
