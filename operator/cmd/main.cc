@@ -12,6 +12,7 @@
 
 #include "app/options.h"
 #include "app/shutdown.h"
+#include "builders/cache_sample.h"
 #include "common/backoff.h"
 #include "common/log.h"
 #include "kube/client.h"
@@ -21,6 +22,7 @@
 #include "controllers/broker_cluster_controller.h"
 #include "controllers/counting_service_controller.h"
 #include "controllers/offload_pipeline_controller.h"
+#include "runtime/compact_bytes.h"
 #include "runtime/manager.h"
 
 namespace {
@@ -131,6 +133,8 @@ int main(int argc, char** argv) {
                                                               ? std::string("(all)")
                                                               : options->watch_namespace)});
 
+  // Cached children compress against a sample of what warren builds (before any informer packs anything).
+  warren::runtime::extendCompactDictionary(warren::builders::brokerClusterCacheSample());
   warren::runtime::ManagerOptions manager_options;
   manager_options.version = kVersion;
   manager_options.http_address = options->http_bind_address == "0" ? "" : options->http_bind_address;

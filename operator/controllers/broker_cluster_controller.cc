@@ -139,15 +139,13 @@ Status BrokerClusterReconciler::syncPassword(const api::BrokerCluster& cluster, 
     outcome.password = runtime::Condition{"PasswordSynced", "True", reason, message};
     outcome.in_effect = wanted;
   };
+  auto fresh_record = [&] { return builders::buildAppliedCredentialsSecret(cluster, wanted.username, wanted.password); };
   bool record_created = false;
-  auto record = secret_reads_.getOrCreate(
-      *client_, cluster.ns, record_name,
-      [&] { return builders::buildAppliedCredentialsSecret(cluster, wanted.username, wanted.password); }, record_created);
+  auto record = secret_reads_.getOrCreate(*client_, cluster.ns, record_name, fresh_record, record_created);
   if (!record && !record.error().isNotFound()) return record.error();
   if (!record) {
     // First sight: the nodes booted (or will boot) with the Secret as it is now.
-    auto created = client_->create(secrets, cluster.ns,
-                                   builders::buildAppliedCredentialsSecret(cluster, wanted.username, wanted.password), {});
+    auto created = client_->create(secrets, cluster.ns, fresh_record(), {});
     if (!created && !created.error().isAlreadyExists()) return created.error();
     if (created) secret_reads_.remember(*created);
     synced("InEffect", "the brokers use the default-user Secret's credentials");
@@ -320,13 +318,10 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
   // The Erlang cookie: created once, never regenerated or overwritten.
   const std::string cookie_name = cluster.erlangCookieSecretName();
   const bool may_create_cookie = cluster.spec.erlang_cookie_secret_name.empty() && members == 0;
+  auto fresh_cookie = [&] { return builders::buildErlangCookieSecret(cluster, random_(kCookieLength)); };
   bool cookie_created = false;
-  auto cookie = may_create_cookie
-                    ? secret_reads_.getOrCreate(
-                          *client_, cluster.ns, cookie_name,
-                          [&] { return builders::buildErlangCookieSecret(cluster, random_(kCookieLength)); },
-                          cookie_created)
-                    : secret_reads_.get(*client_, cluster.ns, cookie_name);
+  auto cookie = may_create_cookie ? secret_reads_.getOrCreate(*client_, cluster.ns, cookie_name, fresh_cookie, cookie_created)
+                                  : secret_reads_.get(*client_, cluster.ns, cookie_name);
   if (!cookie && !cookie.error().isNotFound()) return cookie.error();
   if (cookie_created) events_->record(cluster.raw, "Normal", "SecretCreated", "created Erlang cookie Secret " + cookie_name);
   if (!cookie) {
@@ -344,8 +339,7 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
                          "key \"cookie\"");
       return okStatus();
     }
-    auto created = client_->create(secrets, cluster.ns,
-                                   builders::buildErlangCookieSecret(cluster, random_(kCookieLength)), {});
+    auto created = client_->create(secrets, cluster.ns, fresh_cookie(), {});
     if (!created && !created.error().isAlreadyExists()) return created.error();
     if (created) secret_reads_.remember(*created);
     if (created) events_->record(cluster.raw, "Normal", "SecretCreated", "created Erlang cookie Secret " + cookie_name);
@@ -361,13 +355,10 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
   // The default user: created once, kept.
   const std::string user_name = cluster.defaultUserSecretName();
   const bool may_create_user = cluster.spec.default_user_secret_name.empty() && members == 0;
+  auto fresh_user = [&] { return builders::buildDefaultUserSecret(cluster, "user-" + random_(12), random_(32)); };
   bool user_created = false;
-  auto user = may_create_user
-                  ? secret_reads_.getOrCreate(
-                        *client_, cluster.ns, user_name,
-                        [&] { return builders::buildDefaultUserSecret(cluster, "user-" + random_(12), random_(32)); },
-                        user_created)
-                  : secret_reads_.get(*client_, cluster.ns, user_name);
+  auto user = may_create_user ? secret_reads_.getOrCreate(*client_, cluster.ns, user_name, fresh_user, user_created)
+                              : secret_reads_.get(*client_, cluster.ns, user_name);
   if (!user && !user.error().isNotFound()) return user.error();
   if (user_created) events_->record(cluster.raw, "Normal", "SecretCreated", "created default-user Secret " + user_name);
   if (!user) {
@@ -385,9 +376,7 @@ Status BrokerClusterReconciler::ensureSecrets(const api::BrokerCluster& cluster,
                          "keys \"username\" and \"password\"");
       return okStatus();
     }
-    auto created = client_->create(
-        secrets, cluster.ns,
-        builders::buildDefaultUserSecret(cluster, "user-" + random_(12), random_(32)), {});
+    auto created = client_->create(secrets, cluster.ns, fresh_user(), {});
     if (!created && !created.error().isAlreadyExists()) return created.error();
     if (created) {
       secret_reads_.remember(*created);

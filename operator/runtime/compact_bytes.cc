@@ -2,10 +2,12 @@
 
 #include <zlib.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <vector>
 
 namespace warren::runtime {
@@ -14,9 +16,10 @@ namespace {
 constexpr char kStored = 0;
 constexpr char kDeflated = 1;
 constexpr size_t kLengthBytes = 4;
-// A 16 KB window and a small hash: state of ~96 KB per thread instead of zlib's 256 KB default, and
-// cached objects are rarely larger than the window.
-constexpr int kWindowBits = 14;
+// A 32 KB window (the dictionary can be that long) and a small hash: ~160 KB per deflate state, of
+// which a pool holds as many as run at once.
+constexpr int kWindowBits = 15;
+constexpr size_t kMaxDictionary = size_t{1} << kWindowBits;
 constexpr int kMemLevel = 6;
 
 // Strings deflate can refer back to from the first byte of an object. The most frequent come last
@@ -44,7 +47,19 @@ constexpr std::string_view kDictionary =
     "apiVersionkindmetadatanamenamespaceresourceVersioncreationTimestampspecstatustype";
 
 const Bytef* asBytes(const char* data) { return reinterpret_cast<const Bytef*>(data); }
-const Bytef* dictionary() { return asBytes(kDictionary.data()); }
+
+// kDictionary, then the samples a program added; fixed from the first use on.
+std::mutex dictionary_mutex;
+std::string* extended_dictionary = nullptr;  // never freed: in use until the process ends
+std::atomic<bool> dictionary_in_use{false};
+
+std::string_view dictionary() {
+  if (!dictionary_in_use.load(std::memory_order_acquire)) {
+    std::lock_guard lock(dictionary_mutex);
+    dictionary_in_use.store(true, std::memory_order_release);
+  }
+  return extended_dictionary != nullptr ? std::string_view(*extended_dictionary) : kDictionary;
+}
 
 // zlib states are reused from a pool that grows to the number of threads packing or unpacking at the
 // same moment (a few), not one per thread that ever did (~100 KB each for deflate, ~25 KB for inflate).
@@ -124,12 +139,25 @@ std::string stored(std::string_view bytes) {
 
 }  // namespace
 
+bool extendCompactDictionary(std::string_view sample) {
+  std::lock_guard lock(dictionary_mutex);
+  if (dictionary_in_use.load(std::memory_order_acquire)) return false;
+  std::string words = extended_dictionary != nullptr ? *extended_dictionary : std::string(kDictionary);
+  words.append(sample);  // what is most like the cached objects comes last: the shortest distances
+  if (words.size() > kMaxDictionary) words.erase(0, words.size() - kMaxDictionary);
+  if (extended_dictionary == nullptr) extended_dictionary = new std::string();
+  *extended_dictionary = std::move(words);
+  return true;
+}
+
 std::string compactBytes(std::string_view bytes) {
   auto deflater_lease = deflaters().take();
   Deflater& deflater = *deflater_lease;
   if (!deflater.ready || bytes.size() > UINT32_MAX) return stored(bytes);
   z_stream& z = deflater.stream;
-  if (deflateReset(&z) != Z_OK || deflateSetDictionary(&z, dictionary(), kDictionary.size()) != Z_OK) {
+  const std::string_view words = dictionary();
+  if (deflateReset(&z) != Z_OK ||
+      deflateSetDictionary(&z, asBytes(words.data()), static_cast<uInt>(words.size())) != Z_OK) {
     return stored(bytes);
   }
   std::string out(1 + kLengthBytes + deflateBound(&z, bytes.size()), '\0');
@@ -167,7 +195,8 @@ std::string expandBytes(std::string_view compact) {
   z.avail_out = length;
   int result = inflate(&z, Z_FINISH);
   if (result == Z_NEED_DICT) {
-    if (inflateSetDictionary(&z, dictionary(), kDictionary.size()) != Z_OK) {
+    const std::string_view words = dictionary();
+    if (inflateSetDictionary(&z, asBytes(words.data()), static_cast<uInt>(words.size())) != Z_OK) {
       throw std::runtime_error("compact bytes: dictionary refused");
     }
     result = inflate(&z, Z_FINISH);
