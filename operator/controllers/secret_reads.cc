@@ -38,19 +38,29 @@ std::string pack(const json& secret) {
 }  // namespace
 
 SecretReads::SecretReads(std::shared_ptr<runtime::Informer> warren_secrets)
-    : warren_secrets_(std::move(warren_secrets)) {}
+    : warren_secrets_(std::move(warren_secrets)) {
+  if (!warren_secrets_) return;
+  // A deleted Secret (its cluster gone, say) is never read again: drop it now rather than keep it forever.
+  std::weak_ptr<Reads> reads = reads_;
+  warren_secrets_->addHandler({nullptr, nullptr, [reads](const runtime::ObjectPtr& secret) {
+                                 if (auto held = reads.lock()) {
+                                   std::lock_guard lock(held->mutex);
+                                   held->by_key.erase(runtime::objectKey(*secret));
+                                 }
+                               }});
+}
 
 Result<json> SecretReads::get(kube::ObjectReader& reader, const std::string& ns, const std::string& name) {
   const std::string key = runtime::objectKey(ns, name);
   if (warren_secrets_) {
     const runtime::ObjectPtr seen = warren_secrets_->store().get(key);
     const std::string version = seen ? runtime::stringAt(*seen, kResourceVersion) : "";
-    std::lock_guard lock(mutex_);
-    if (auto it = reads_.find(key); it != reads_.end()) {
+    std::lock_guard lock(reads_->mutex);
+    if (auto it = reads_->by_key.find(key); it != reads_->by_key.end()) {
       if (!version.empty() && it->second.resource_version == version) {
         return json::from_msgpack(runtime::expandBytes(it->second.packed));
       }
-      reads_.erase(it);
+      reads_->by_key.erase(it);
     }
   }
   auto live = reader.get(kube::resources::secrets(), ns, name);
@@ -73,13 +83,18 @@ Result<json> SecretReads::getOrCreate(kube::ObjectClient& client, const std::str
   return get(client, ns, name);
 }
 
+size_t SecretReads::held() const {
+  std::lock_guard lock(reads_->mutex);
+  return reads_->by_key.size();
+}
+
 void SecretReads::remember(const json& secret) {
   if (!warren_secrets_ || !isWarrens(secret)) return;
   const std::string version = runtime::stringAt(secret, kResourceVersion);
   if (version.empty()) return;
   std::string packed = pack(secret);
-  std::lock_guard lock(mutex_);
-  reads_[runtime::objectKey(secret)] = Read{version, std::move(packed)};
+  std::lock_guard lock(reads_->mutex);
+  reads_->by_key[runtime::objectKey(secret)] = Read{version, std::move(packed)};
 }
 
 }  // namespace warren::controllers

@@ -5,8 +5,8 @@
 // A cluster's reconciles during creation and settling would otherwise read
 // its cookie and default-user Secrets every time. Only Secrets labelled as
 // warren's are kept (the only ones the metadata cache can vouch for), in
-// memory only, packed, and never logged; a Secret the cache no longer shows
-// is dropped at its next read.
+// memory only, packed, and never logged; a Secret is dropped when the cache
+// reports it deleted or no longer shows it at a read.
 #pragma once
 
 #include <functional>
@@ -26,13 +26,17 @@ namespace warren::controllers {
 class SecretReads {
  public:
   // `warren_secrets`: the metadata cache of warren's Secrets
-  // (addWarrenSecretsInformer); null makes every read a GET.
+  // (addWarrenSecretsInformer), not started yet (a delete handler is added);
+  // null makes every read a GET.
   explicit SecretReads(std::shared_ptr<runtime::Informer> warren_secrets);
 
   // Secret ns/name as a GET would return it (data, labels, owners, resourceVersion).
   Result<nlohmann::json> get(kube::ObjectReader& reader, const std::string& ns, const std::string& name);
   // A Secret a create or update returned.
   void remember(const nlohmann::json& secret);
+
+  // How many Secrets are kept.
+  size_t held() const;
 
   // Like get(), for a Secret warren would create when missing: when the
   // metadata cache shows none of that name (a new cluster's case), `fresh()`
@@ -48,10 +52,14 @@ class SecretReads {
     std::string resource_version;
     std::string packed;
   };
+  // Shared with the informer's delete handler, which may outlive this object.
+  struct Reads {
+    std::mutex mutex;
+    std::unordered_map<std::string, Read> by_key;
+  };
 
   std::shared_ptr<runtime::Informer> warren_secrets_;
-  std::mutex mutex_;
-  std::unordered_map<std::string, Read> reads_;
+  std::shared_ptr<Reads> reads_ = std::make_shared<Reads>();
 };
 
 }  // namespace warren::controllers

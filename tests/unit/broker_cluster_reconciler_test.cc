@@ -178,6 +178,28 @@ TEST_F(BrokerClusterReconcilerTest, ReadsItsSecretsAgainOnlyWhenTheirMetadataSho
   EXPECT_FALSE(client_->stored(kube::resources::secrets(), "ns", "bus-default-user").is_null());
 }
 
+TEST(SecretReadsTest, KeepsOnlyWarrensSecretsAndDropsADeletedOne) {
+  auto client = std::make_shared<testing::FakeClient>();
+  auto cache = testing::emptyCache(kube::resources::secrets());
+  SecretReads reads(cache);
+  const json labels = {{kManagedByLabel, kManagedByWarren}};
+  json mine = client->seed(kube::resources::secrets(), {{"metadata", {{"name", "mine"}, {"namespace", "ns"}, {"labels", labels}}},
+                                                        {"data", {{"k", "dg=="}}}});
+  client->seed(kube::resources::secrets(), {{"metadata", {{"name", "theirs"}, {"namespace", "ns"}}}, {"data", {{"k", "dg=="}}}});
+  ASSERT_TRUE(reads.get(*client, "ns", "mine"));
+  ASSERT_TRUE(reads.get(*client, "ns", "theirs"));
+  EXPECT_EQ(reads.held(), 1u);  // someone else's Secret is never kept
+  runtime::keepIdentityAndOwnership(mine);
+  testing::cacheObject(*cache, mine);
+  client->clearCalls();
+  auto again = reads.get(*client, "ns", "mine");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(client->reads(), 0);
+  EXPECT_EQ(runtime::secretValue(*again, "k"), "v");
+  cache->apply({runtime::WatcherEvent::Type::kDelete, mine});
+  EXPECT_EQ(reads.held(), 0u);
+}
+
 TEST_F(BrokerClusterReconcilerTest, ReusesTheSecretsOfAClusterCreatedAgainUnderTheSameName) {
   client_->seed(kube::resources::secrets(), {{"metadata", {{"name", "bus-erlang-cookie"}, {"namespace", "ns"}}},
                                              {"data", {{"cookie", "b2xkLWNvb2tpZS1vZi10aGUtcmV0YWluZWQtZGF0YQ=="}}}});
