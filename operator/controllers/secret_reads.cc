@@ -1,9 +1,5 @@
 #include "controllers/secret_reads.h"
 
-#include <cstdint>
-#include <string_view>
-#include <vector>
-
 #include "controllers/secret_recheck.h"
 #include "runtime/compact_bytes.h"
 #include "runtime/object_helpers.h"
@@ -31,8 +27,7 @@ std::string pack(const json& secret) {
   for (const char* field : {"type", "data"}) {
     if (secret.contains(field)) kept[field] = secret[field];
   }
-  const std::vector<std::uint8_t> bytes = json::to_msgpack(kept);
-  return runtime::compactBytes(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return runtime::compactObject(kept);
 }
 
 }  // namespace
@@ -53,12 +48,11 @@ SecretReads::SecretReads(std::shared_ptr<runtime::Informer> warren_secrets)
 Result<json> SecretReads::get(kube::ObjectReader& reader, const std::string& ns, const std::string& name) {
   const std::string key = runtime::objectKey(ns, name);
   if (warren_secrets_) {
-    const runtime::ObjectPtr seen = warren_secrets_->store().get(key);
-    const std::string version = seen ? runtime::stringAt(*seen, kResourceVersion) : "";
+    const std::string version = warren_secrets_->store().resourceVersionAt(key);
     std::lock_guard lock(reads_->mutex);
     if (auto it = reads_->by_key.find(key); it != reads_->by_key.end()) {
       if (!version.empty() && it->second.resource_version == version) {
-        return json::from_msgpack(runtime::expandBytes(it->second.packed));
+        return runtime::expandObject(it->second.packed);
       }
       reads_->by_key.erase(it);
     }
@@ -71,7 +65,7 @@ Result<json> SecretReads::get(kube::ObjectReader& reader, const std::string& ns,
 Result<json> SecretReads::getOrCreate(kube::ObjectClient& client, const std::string& ns, const std::string& name,
                                       const std::function<json()>& fresh, bool& created) {
   created = false;
-  if (warren_secrets_ && warren_secrets_->store().get(runtime::objectKey(ns, name)) == nullptr) {
+  if (warren_secrets_ && warren_secrets_->store().resourceVersionAt(runtime::objectKey(ns, name)).empty()) {
     auto made = client.create(kube::resources::secrets(), ns, fresh(), {});
     if (made) {
       created = true;

@@ -205,4 +205,11 @@ std::string expandBytes(std::string_view compact) {
   return out;
 }
 
+std::string compactObject(const nlohmann::json& object) {
+  const std::vector<std::uint8_t> bytes = nlohmann::json::to_msgpack(object);
+  return compactBytes(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+nlohmann::json expandObject(std::string_view compact) { return nlohmann::json::from_msgpack(expandBytes(compact)); }
+
 }  // namespace warren::runtime

@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include <nlohmann/json.hpp>
+
 namespace warren::runtime {
 
 // The compact form of `bytes`: a tag byte, then the bytes themselves or
@@ -23,5 +25,9 @@ bool extendCompactDictionary(std::string_view sample);
 // The bytes compactBytes() was given. Throws std::runtime_error when
 // `compact` is not its output (only a memory fault could do that).
 std::string expandBytes(std::string_view compact);
+
+// A JSON object as MessagePack, compacted; and back. How cached objects are held.
+std::string compactObject(const nlohmann::json& object);
+nlohmann::json expandObject(std::string_view compact);
 
 }  // namespace warren::runtime

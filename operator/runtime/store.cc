@@ -1,8 +1,5 @@
 #include "runtime/store.h"
 
-#include <cstdint>
-#include <string_view>
-
 #include "runtime/compact_bytes.h"
 
 namespace warren::runtime {
@@ -54,8 +51,7 @@ Store::Entry Store::pack(const nlohmann::json& object) const {
   Entry entry;
   entry.key = objectKey(object);
   const std::string& key = entry.key;
-  const std::vector<std::uint8_t> bytes = nlohmann::json::to_msgpack(object);
-  entry.packed = compactBytes(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  entry.packed = compactObject(object);
   entry.resource_version = resourceVersionOf(object);
   for (const auto& [name, fn] : index_fns_) {
     std::vector<std::string> values;
@@ -73,7 +69,7 @@ Store::Entry Store::pack(const nlohmann::json& object) const {
 }
 
 ObjectPtr Store::unpack(const Entry& entry) {
-  return std::make_shared<const nlohmann::json>(nlohmann::json::from_msgpack(expandBytes(entry.packed)));
+  return std::make_shared<const nlohmann::json>(expandObject(entry.packed));
 }
 
 void Store::fileLocked(const std::string& key, const Entry& entry) {
@@ -145,6 +141,12 @@ ObjectPtr Store::get(const std::string& key) const {
   std::shared_lock lock(mutex_);
   const auto it = objects_.find(key);
   return it == objects_.end() ? nullptr : unpack(it->second);
+}
+
+std::string Store::resourceVersionAt(const std::string& key) const {
+  std::shared_lock lock(mutex_);
+  const auto it = objects_.find(key);
+  return it == objects_.end() ? "" : it->second.resource_version;
 }
 
 std::vector<ObjectPtr> Store::list() const {

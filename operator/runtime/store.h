@@ -75,6 +75,9 @@ class Store {
   std::vector<Change> replace(std::vector<Entry> entries);
 
   ObjectPtr get(const std::string& key) const;
+  // The resourceVersion of the object at `key` ("" when it is not cached),
+  // without unpacking it.
+  std::string resourceVersionAt(const std::string& key) const;
   std::vector<ObjectPtr> list() const;
   std::vector<ObjectPtr> byIndex(const std::string& index, const std::string& value) const;
   std::vector<std::string> keys() const;
