@@ -9,17 +9,18 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
 WORKDIR /src
 COPY CMakeLists.txt ./
 COPY operator/ operator/
+# Installed under /opt/warren: bin/ and lib/warren/ (the operator's module with the libcurl
+# and libpq clients, found through the run path $ORIGIN/../lib/warren).
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release -DWARREN_BUILD_TESTS=OFF \
- && cmake --build /build --target warren-operator warren-counting-service warren-counting-client \
-      warren-offload-producer warren-offload-consumer warren-offload-coordinator
+ && cmake --build /build \
+ && cmake --install /build --prefix /opt/warren --strip
 
 FROM debian:bookworm-slim
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libcpprest2.10 libyaml-cpp0.7 libssl3 libpaho-mqttpp3-1 libpaho-mqtt1.3 librabbitmq4 ca-certificates \
       libcurl4 libpqxx-6.4 libpugixml1v5 \
  && rm -rf /var/lib/apt/lists/*
-COPY --from=build /build/operator/warren-operator /build/operator/warren-counting-service \
-     /build/operator/warren-counting-client /build/operator/warren-offload-producer \
-     /build/operator/warren-offload-consumer /build/operator/warren-offload-coordinator /usr/local/bin/
+COPY --from=build /opt/warren/bin/ /usr/local/bin/
+COPY --from=build /opt/warren/lib/warren/ /usr/local/lib/warren/
 USER 65532:65532
 ENTRYPOINT ["/usr/local/bin/warren-operator"]

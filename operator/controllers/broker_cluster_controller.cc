@@ -7,6 +7,7 @@
 #include "builders/broker_cluster_children.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "controllers/backend_clients.h"
 #include "controllers/scale_down.h"
 #include "failover/node_health.h"
 #include "kube/tls_material.h"
@@ -118,8 +119,26 @@ struct BrokerClusterReconciler::Outcome {
   }
 };
 
+namespace {
+
+// Stands in for a connection when the module with the real one cannot be opened.
+class UnavailableTransport : public offload::ManagementTransport {
+ public:
+  explicit UnavailableTransport(Error why) : why_(std::move(why)) {}
+  Result<offload::HttpAnswer> send(const offload::HttpCall&) override { return why_; }
+
+ private:
+  Error why_;
+};
+
+}  // namespace
+
 ManagementFactory defaultManagementFactory() {
-  return [](const offload::ManagementAccess& access) { return offload::curlManagementTransport(access); };
+  return [](const offload::ManagementAccess& access) -> std::unique_ptr<offload::ManagementTransport> {
+    auto clients = loadBackendClients();
+    if (!clients) return std::make_unique<UnavailableTransport>(clients.error());
+    return (*clients)->management(access);
+  };
 }
 
 BrokerClusterReconciler::BrokerClusterReconciler(std::shared_ptr<kube::ObjectClient> client, Informers informers,

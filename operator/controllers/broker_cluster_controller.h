@@ -30,7 +30,9 @@ namespace warren::controllers {
 using RandomSource = std::function<std::string(size_t length)>;
 std::string randomAlphanumeric(size_t length);
 
-// curlManagementTransport.
+// Management API connections over libcurl, from warren-backend-clients.so
+// (opened on first use; while it cannot be, each send fails with
+// "BackendClientsUnavailable").
 ManagementFactory defaultManagementFactory();
 
 class BrokerClusterReconciler : public runtime::Reconciler {

@@ -1,8 +1,9 @@
 // What the OffloadPipeline controller checks and changes outside
 // Kubernetes: the bucket, the ledger database and the broker's topology.
 // An interface, so the reconciler is unit-tested with a fake; the real one
-// (realOffloadBackends) talks to S3 through libcurl, to PostgreSQL through
-// libpqxx and to RabbitMQ's management API, each call bounded by short
+// (realOffloadBackends, in the module backend_clients.h loads) talks to S3
+// through libcurl, to PostgreSQL through libpqxx and to RabbitMQ's
+// management API, each call bounded by short
 // timeouts and few retries so a dead dependency costs a reconcile seconds,
 // not minutes. Errors carry the dependency's reason ("S3Unreachable",
 // "AccessDenied", "NotFound", "DatabaseUnavailable", "BrokerUnreachable",
@@ -43,6 +44,8 @@ class OffloadBackends {
   virtual Status dropLedger(const std::string& uri, const std::string& schema) = 0;
 };
 
+// The real backends; warren-backend-clients.so is opened by the first call,
+// and while it cannot be, calls fail with "BackendClientsUnavailable".
 std::shared_ptr<OffloadBackends> realOffloadBackends();
 
 }  // namespace warren::controllers

@@ -24,7 +24,8 @@ struct Credentials {
   bool operator==(const Credentials&) const = default;
 };
 
-// Opens a management API connection (curlManagementTransport in production).
+// Opens a management API connection (curlManagementTransport in production,
+// from the module backend_clients.h loads).
 using ManagementFactory = std::function<std::unique_ptr<offload::ManagementTransport>(const offload::ManagementAccess&)>;
 
 enum class PasswordChange {

@@ -1,9 +1,9 @@
 // The RabbitMQ management HTTP API, as far as an offload pipeline's
 // topology needs it. Calls are plain values built without I/O (so their
 // paths and bodies are unit-tested); ManagementTransport sends them, over
-// libcurl with basic auth in production. ensureTopology() declares what is
-// missing and leaves what exists alone, so repeating it writes nothing;
-// removeTopology() deletes a pipeline's objects.
+// libcurl with basic auth in production (curl_management_transport.h).
+// ensureTopology() declares what is missing and leaves what exists alone, so
+// repeating it writes nothing; removeTopology() deletes a pipeline's objects.
 #pragma once
 
 #include <chrono>
@@ -44,7 +44,6 @@ struct ManagementAccess {
   std::string password;
   std::chrono::milliseconds timeout{5000};
 };
-std::unique_ptr<ManagementTransport> curlManagementTransport(ManagementAccess access);
 
 // Sends a GET: its JSON body, null for 404; "BrokerRefused" for any other status or a body that is not JSON.
 Result<nlohmann::json> fetchJson(ManagementTransport& transport, const HttpCall& call);

@@ -55,6 +55,17 @@ for binary in warren-operator warren-counting-service warren-counting-client \
   libraries=$(chroot "$rootfs" ldd "/usr/local/bin/$binary")
   if grep "not found" <<<"$libraries" >&2; then fail "$binary misses shared libraries in the image"; fi
 done
+# The operator's module with the libcurl and libpq clients: present, complete, and found through
+# the operator's run path (which names no build directory).
+module="$rootfs/usr/local/lib/warren/warren-backend-clients.so"
+[[ -f "$module" ]] || fail "warren-backend-clients.so is not in the image"
+libraries=$(chroot "$rootfs" ldd /usr/local/lib/warren/warren-backend-clients.so)
+if grep "not found" <<<"$libraries" >&2; then fail "warren-backend-clients.so misses shared libraries in the image"; fi
+runpath=$(readelf -d "$rootfs/usr/local/bin/warren-operator" | grep -E 'RUNPATH|RPATH') || fail "the operator has no run path"
+[[ "$runpath" == *'[$ORIGIN/../lib/warren]'* ]] || fail "the operator's run path is not \$ORIGIN/../lib/warren: $runpath"
+if chroot "$rootfs" ldd /usr/local/bin/warren-operator | grep -E 'libcurl|libpq'; then
+  fail "the operator links libcurl or libpq itself"
+fi
 # The counting programs load and refuse a missing config with a clear error.
 if chroot --userspec=65532:65532 "$rootfs" /usr/local/bin/warren-counting-client /nonexistent.json 2>"$rootfs/tmp/client.err"; then
   fail "the counting client started without a config"

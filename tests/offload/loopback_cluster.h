@@ -28,7 +28,7 @@
 #include "controllers/offload_pipeline_controller.h"
 #include "kube/tls_material.h"
 #include "live_cluster.h"
-#include "offload/broker_management.h"
+#include "offload/curl_management_transport.h"
 #include "offload/ledger.h"
 #include "offload/s3_client.h"
 #include "offload_servers.h"
