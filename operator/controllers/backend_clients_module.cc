@@ -87,7 +87,6 @@ class RealBackends : public OffloadBackends {
   }
 };
 
-
 }  // namespace
 }  // namespace warren::controllers
 
