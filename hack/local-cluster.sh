@@ -56,7 +56,7 @@ make_pki() {
   fi
   # Pods of the real node reach the API server at the node bridge's address: it is in the certificate
   # (re-signed when a certificate from before lacks it).
-  if ! openssl x509 -in "$PKI/apiserver.crt" -noout -ext subjectAltName 2>/dev/null | grep -q "$REAL_NODE_GATEWAY"; then
+  if ! grep -q "$REAL_NODE_GATEWAY" <<<"$(openssl x509 -in "$PKI/apiserver.crt" -noout -ext subjectAltName 2>/dev/null)"; then
     sign_cert "$PKI" apiserver "/CN=kube-apiserver" "$APISERVER_SANS"
   fi
 }

@@ -83,7 +83,9 @@ remove_kube_chains() {
   done
 }
 
-kube_chains_exist() { iptables-save 2>/dev/null | grep -q '^:KUBE-' || ip6tables-save 2>/dev/null | grep -q '^:KUBE-'; }
+# The rules are read whole before grep looks (with pipefail, `iptables-save | grep -q` fails when
+# grep stops at its first match while iptables-save still writes).
+kube_chains_exist() { grep -q '^:KUBE-' <<<"$(iptables-save 2>/dev/null; ip6tables-save 2>/dev/null)"; }
 
 save_host_state() {
   [[ -f "$HOST_STATE" ]] && return 0

@@ -98,7 +98,10 @@ HELM install warren "$CHART" -n "$RELEASE_NS" --create-namespace --set replicas=
 wait_for 120 "both operator pods Ready" K rollout status deployment/warren-operator -n "$RELEASE_NS" --timeout=5s
 wait_for 60 "a leader" test -n "$(K get lease warren-operator-leader -n "$RELEASE_NS" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null)"
 holder=$(K get lease warren-operator-leader -n "$RELEASE_NS" -o jsonpath='{.spec.holderIdentity}')
-K get pods -n "$RELEASE_NS" -o name | grep -q "${holder%%_*}" || fail "the leader '$holder' is not one of the operator pods"
+# Listed before grep reads it: with pipefail, `kubectl | grep -q` fails when grep stops reading
+# at its first match while kubectl still writes.
+operator_pods=$(K get pods -n "$RELEASE_NS" -o name)
+grep -q "${holder%%_*}" <<<"$operator_pods" || fail "the leader '$holder' is not one of the operator pods"
 step "leader: $holder"
 
 step "a 3-node BrokerCluster of RabbitMQ 4.0.5"
@@ -235,7 +238,7 @@ last_count() { # SERVICE
 counting() { local c; c=$(last_count "$1"); [[ -n "$c" && "$c" -gt "${2:-0}" ]]; }
 active_node() { K get bc rabbit -n "$NS" -o jsonpath='{.status.activeNode}'; }
 active_pod() { sed -n 's/^rabbit@\([^.]*\)\..*/\1/p' <<<"$(active_node)"; }
-app_connected_to() { K logs -n "$APP_NS" deployment/hello-world --tail 1 2>/dev/null | grep -q "^connected to $1\."; }
+app_connected_to() { grep -q "^connected to $1\." <<<"$(K logs -n "$APP_NS" deployment/hello-world --tail 1 2>/dev/null)"; }
 for protocol in amqp mqtt; do wait_for 180 "the $protocol client to receive counts" counting "demo-$protocol"; done
 wait_for 180 "the app to connect to the active node" app_connected_to "$(active_pod)"
 # One failure of each kind; after each, warren moves the active node, both
@@ -328,7 +331,7 @@ three_pods() { [[ "$(K get sts rabbit-server -n "$NS" -o jsonpath='{.status.repl
                [[ -z "$(K get pod rabbit-server-3 rabbit-server-4 -n "$NS" -o name --ignore-not-found)" ]]; }
 wait_for 600 "the StatefulSet down to 3 pods" three_pods
 down_seconds=$((SECONDS - down_started))
-K get events -n "$NS" --field-selector reason=ScaleDownPrepared -o name | grep -q . || fail "no ScaleDownPrepared Event"
+[[ -n "$(K get events -n "$NS" --field-selector reason=ScaleDownPrepared -o name)" ]] || fail "no ScaleDownPrepared Event"
 members=$(K exec -n "$NS" rabbit-server-0 -c rabbitmq -- rabbitmqctl list_queues name type members --formatter json --quiet)
 python3 - "$members" <<'PY' || fail "a quorum queue kept a member on a departed node: $members"
 import json, sys
@@ -344,7 +347,7 @@ wait_for 120 "3 running nodes after the scale-down" running_nodes_are 3
 forgotten() { [[ -z "$(K get bc rabbit -n "$NS" -o jsonpath='{.status.departedNodes}')" ]] && [[ "$(member_nodes 2>/dev/null)" == 3 ]]; }
 wait_for 300 "the cluster to forget nodes 3 and 4" forgotten
 forget_seconds=$((SECONDS - down_started))
-K get events -n "$NS" --field-selector reason=DepartedNodesForgotten -o name | grep -q . || fail "no DepartedNodesForgotten Event"
+[[ -n "$(K get events -n "$NS" --field-selector reason=DepartedNodesForgotten -o name)" ]] || fail "no DepartedNodesForgotten Event"
 job_gone() { [[ -z "$(K get job rabbit-forget-nodes -n "$NS" -o name --ignore-not-found)" ]]; }
 wait_for 60 "the forget Job to be deleted" job_gone
 [[ -z "$(K get pvc persistence-rabbit-server-3 persistence-rabbit-server-4 -n "$NS" -o name --ignore-not-found)" ]] ||
@@ -418,7 +421,7 @@ old_password=$(secret_value password)
 new_password="rotated-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 K patch secret rabbit-default-user -n "$NS" --type merge -p "{\"stringData\":{\"password\":\"$new_password\"}}" >/dev/null
 rotated() { [[ "$(K get bc rabbit -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="PasswordSynced")].status}')" == True ]] &&
-            K get events -n "$NS" --field-selector reason=PasswordRotated -o name | grep -q .; }
+            [[ -n "$(K get events -n "$NS" --field-selector reason=PasswordRotated -o name)" ]]; }
 wait_for 120 "PasswordSynced after the rotation" rotated
 amqp_login "$new_password" || fail "the brokers do not take the rotated password (exit $?)"
 refused=0; amqp_login "$old_password" 2>/dev/null || refused=$?

@@ -257,10 +257,11 @@ TEST_F(BrokerClusterIntegrationTest, QuantitiesTheServerRespellsCauseNoWritesInS
     return total;
   };
   const double applies_before = applies();
+  // Counted before the nudge: the nudge's reconcile can finish before the patch call returns here.
+  const double reconciles = testing::RunningOperator::reconcileCount();
   auto nudged = client().patch(api::brokerClusters(), ns(), "qty", kube::PatchType::kMerge,
                                {{"metadata", {{"annotations", {{"test/nudge", "1"}}}}}}, {});
   ASSERT_TRUE(nudged.ok());
-  const double reconciles = testing::RunningOperator::reconcileCount();
   ASSERT_TRUE(eventually([&] {
     return testing::RunningOperator::reconcileCount() > reconciles &&
            manager.reconciledVersion(ns(), "qty", (*nudged)["metadata"]["resourceVersion"]);
