@@ -3,11 +3,10 @@
 // An interface, so the reconciler is unit-tested with a fake; the real one
 // (realOffloadBackends, in the module backend_clients.h loads) talks to S3
 // through libcurl, to PostgreSQL through libpqxx and to RabbitMQ's
-// management API, each call bounded by short
-// timeouts and few retries so a dead dependency costs a reconcile seconds,
-// not minutes. Errors carry the dependency's reason ("S3Unreachable",
-// "AccessDenied", "NotFound", "DatabaseUnavailable", "BrokerUnreachable",
-// "TopologyConflict", ...).
+// management API, each call bounded by short timeouts and few retries so a
+// dead dependency costs a reconcile seconds, not minutes. Errors carry the
+// dependency's reason ("S3Unreachable", "AccessDenied", "NotFound",
+// "DatabaseUnavailable", "BrokerUnreachable", "TopologyConflict", ...).
 #pragma once
 
 #include <memory>
